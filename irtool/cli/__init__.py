@@ -1,0 +1,51 @@
+"""Command-line entry point: `irtool = irtool.cli:main`.
+
+`main` turns expected failures into one line on stderr and a documented exit code (see `irtool.errors`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from irtool.cli._app import app
+from irtool.errors import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, IrtoolError
+
+# Each command module registers itself on `app` at import time; none imports torch at module level.
+# Add one line per command module below.
+
+__all__ = ["app", "main"]
+
+
+def _fail(message: str, code: int) -> None:
+    from irtool.cli._output import err
+
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = bool(os.environ.get("IRTOOL_DEBUG") or os.environ.get("TYPER_STANDARD_TRACEBACK"))
+    try:
+        code = app(args=argv, prog_name="irtool", standalone_mode=False)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except IrtoolError as e:
+        if debug:
+            raise
+        _fail(str(e), e.exit_code)
+    except Exception as e:
+        # Typer ships its own copy of click, so usage errors are recognised by shape rather than by class.
+        if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):
+            e.show()
+            sys.exit(e.exit_code or EXIT_USAGE)
+        if debug:  # a bug: still one line unless debugging
+            raise
+        _fail(f"{type(e).__name__}: {e} (set IRTOOL_DEBUG=1 for the traceback)", EXIT_SOME_FAILED)
+    sys.exit(code if isinstance(code, int) else 0)
