@@ -1,0 +1,176 @@
+"""Files from the Hugging Face Hub: model weights (`hf://` references) and benchmark archives.
+
+Everything goes through `huggingface_hub.hf_hub_download` and the standard HF cache, so a file pinned to a commit
+and already cached needs no network at all. Settings that huggingface_hub reads once at import time (HF_ENDPOINT,
+HF_HUB_OFFLINE, HF_HOME, HF_HUB_CACHE) are read here at call time and passed explicitly, so they behave the same
+whenever they are set.
+
+Integrity: a sha256 from our registry is checked when given; otherwise, for files stored in LFS, the Hub's ETag is
+the file's sha256 and the cache names the blob after it, so the blob is checked against its own name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from irtool.errors import UnavailableError, UsageError
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_REF = re.compile(r"hf:(?://)?(?P<owner>[^/@]+)/(?P<name>[^/@]+)(?:@(?P<revision>[^/]+))?/(?P<path>.+)")
+
+
+@dataclass(frozen=True)
+class HubRef:
+    """`hf://owner/repo[@revision]/path/in/repo`; `revision` is None when the reference does not pin one."""
+
+    repo_id: str
+    filename: str
+    revision: str | None = None
+    repo_type: str = "model"
+
+    @property
+    def pinned(self) -> bool:
+        return self.revision is not None and _COMMIT.fullmatch(self.revision) is not None
+
+    def __str__(self) -> str:
+        at = f"@{self.revision}" if self.revision else ""
+        kind = "" if self.repo_type == "model" else f"{self.repo_type}s/"
+        return f"hf://{kind}{self.repo_id}{at}/{self.filename}"
+
+
+def is_hub_ref(ref: str) -> bool:
+    return ref.startswith("hf:")
+
+
+def parse_ref(ref: str) -> HubRef:
+    """Parse `hf://owner/repo[@revision]/path/file` (the `hf:owner/repo...` spelling is accepted too)."""
+    m = _REF.fullmatch(ref.strip())
+    if m is None or ".." in m["path"].split("/"):
+        raise UsageError(f"not a Hub reference: {ref!r} (expected hf://owner/repo[@revision]/path/file.safetensors)")
+    return HubRef(repo_id=f"{m['owner']}/{m['name']}", filename=m["path"], revision=m["revision"])
+
+
+def offline_requested(offline: bool = False) -> bool:
+    """`--offline`, or HF_HUB_OFFLINE in the environment now (not only when huggingface_hub was imported)."""
+    return offline or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hf_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """The HF hub cache, resolved the way huggingface_hub does it, but from the environment as it is now."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    hf_home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
+    )
+    return Path(hf_home).expanduser() / "hub"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch_file(
+    ref: HubRef,
+    *,
+    sha256: str | None = None,
+    offline: bool = False,
+    cache_dir: str | Path | None = None,
+    hint: str = "download it on a connected machine, or point HF_ENDPOINT at a mirror",
+) -> Path:
+    """Download (or find in the cache) one file of a Hub repository and verify it. Errors are UnavailableError.
+
+    `hint` ends the message when the file is neither cached nor downloadable: what the user can do instead.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    offline = offline_requested(offline)
+    endpoint = os.environ.get("HF_ENDPOINT", "").rstrip("/") or None
+    try:
+        path = Path(
+            hf_hub_download(
+                ref.repo_id,
+                ref.filename,
+                repo_type=ref.repo_type,
+                revision=ref.revision or "main",
+                cache_dir=str(hf_cache_dir(cache_dir)),
+                local_files_only=offline,
+                endpoint=endpoint,
+            )
+        )
+    except LocalEntryNotFoundError as e:
+        why = "offline mode is on (--offline or HF_HUB_OFFLINE)" if offline else f"the Hub is unreachable ({e})"
+        raise UnavailableError(f"{ref} is not in the HF cache ({hf_cache_dir(cache_dir)}) and {why}; {hint}") from None
+    except RepositoryNotFoundError:
+        raise UnavailableError(f"{ref}: repository {ref.repo_id} not found (or private)") from None
+    except RevisionNotFoundError:
+        raise UnavailableError(f"{ref}: revision {ref.revision} not found in {ref.repo_id}") from None
+    except EntryNotFoundError:
+        raise UnavailableError(f"{ref}: no file {ref.filename} at that revision") from None
+    except (HfHubHTTPError, OSError) as e:
+        raise UnavailableError(f"{ref}: download failed: {str(e).splitlines()[0]}") from None
+
+    expected = sha256
+    if expected is None:
+        blob_name = path.resolve().name
+        expected = blob_name if _SHA256.fullmatch(blob_name) else None
+    if expected is not None:
+        actual = sha256_file(path)
+        if actual != expected.lower():
+            raise UnavailableError(
+                f"{ref}: checksum mismatch (sha256 {actual}, expected {expected}); the cached copy at "
+                f"{path.resolve()} is corrupt or the source changed: delete it and download again"
+            )
+    return path
+
+
+def resolve_model_file(
+    ref: str, *, offline: bool = False, cache_dir: str | Path | None = None, sha256: str | None = None
+) -> Path:
+    """The local path of the weights named by `hf://owner/repo[@revision]/path/file.safetensors`.
+
+    Hub weights must be `.safetensors` (loading them runs no code). `sha256`, when the registry knows it, is
+    checked; the HF cache is used as is, so a pinned, cached file works offline.
+    """
+    hub_ref = parse_ref(ref)
+    if not hub_ref.filename.endswith(".safetensors"):
+        raise UsageError(f"{ref}: weights from the Hub must be .safetensors files (pickled .pth can run code)")
+    name = Path(hub_ref.filename).name
+    hint = f"on a connected machine run `irtool models download {ref} --to DIR`, then use -m DIR/{name}"
+    return fetch_file(hub_ref, sha256=sha256, offline=offline, cache_dir=cache_dir, hint=hint)
+
+
+def download(ref: str, to_dir: str | Path, *, offline: bool = False, sha256: str | None = None) -> Path:
+    """Copy the weights named by `ref` into `to_dir` (for air-gapped machines: then `-m DIR/file.safetensors`)."""
+    src = resolve_model_file(ref, offline=offline, sha256=sha256)
+    dest_dir = Path(to_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / Path(parse_ref(ref).filename).name
+    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest

@@ -1,0 +1,172 @@
+"""The evaluation loop and its protocols, on small synthetic images (the benchmark numbers are in test_eval_cli)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from irtool import models
+from irtool.errors import InputError, UsageError
+from irtool.evaluate import PROTOCOLS, Sample, evaluate, evaluate_folders, get_protocol, pair_folders, score
+from irtool.io.images import write_image
+from irtool.ops.degrade import bicubic_lr
+from irtool.ops.metrics import psnr, ssim
+from irtool.ops.resize import imresize
+
+
+def _image(seed: int, h: int = 40, w: int = 52, c: int = 3) -> np.ndarray:
+    """A smooth random uint8 image (smooth so that bicubic does something sensible)."""
+    rng = np.random.default_rng(seed)
+    small = torch.from_numpy(rng.random((c, h // 4, w // 4)))
+    return (imresize(small, 4.0).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def test_presets_are_data_and_reported():
+    assert set(PROTOCOLS) == {"sr", "sr-rgb", "sr-luma", "denoise", "derain"}
+    sr = get_protocol("sr", gray="matlab")
+    assert sr.gray == "matlab" and PROTOCOLS["sr"].gray == "rgb"  # presets are frozen, overrides are copies
+    d = sr.describe(scale=3, sigma=None)
+    assert d["crop_border"] == 3 and d["round_output"] and d["y_precision"] == "float" and "lr" in d
+    d = PROTOCOLS["denoise"].describe(scale=1, sigma=25)
+    assert d["crop_border"] == 0 and d["sigma"] == 25 and "RandomState(0)" in d["noise"]
+    assert PROTOCOLS["derain"].describe(scale=1, sigma=None)["y_precision"] == "uint8-rounded"
+    with pytest.raises(UsageError):
+        get_protocol("sr-fancy")
+    with pytest.raises(UsageError):
+        get_protocol("sr", gray="yiq")  # type: ignore[arg-type]
+
+
+def test_sr_in_memory_matches_the_protocol_by_hand():
+    hr = [_image(0), _image(1, 37, 45)]  # the second one needs a modcrop at x2
+    report = evaluate(models.create("bicubic", scale=2), hr, "sr")
+    for img, s in zip(hr, report.per_image, strict=True):
+        gt = img[: img.shape[0] // 2 * 2, : img.shape[1] // 2 * 2]
+        lr = torch.from_numpy(bicubic_lr(img, 2)).permute(2, 0, 1)[None].float() / 255
+        up = (imresize(lr, 2.0)[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        assert s.psnr == pytest.approx(psnr(up, gt, crop_border=2, y_channel=True), abs=1e-9)
+        assert s.ssim == pytest.approx(ssim(up, gt, crop_border=2, y_channel=True), abs=1e-9)
+    assert report.psnr == pytest.approx(np.mean([s.psnr for s in report.per_image]))
+    assert report.dataset["count"] == 2 and len(report.dataset["checksum"]) == 64
+    assert report.model["arch"] == "bicubic" and report.protocol["scale"] == 2
+    rgb = evaluate(models.create("bicubic", scale=2), hr, "sr-rgb")
+    assert rgb.psnr < report.psnr  # Y is the easier score on natural-ish images
+
+
+def test_scale_and_sigma_are_checked():
+    hr = [_image(0)]
+    with pytest.raises(UsageError, match="x2"):
+        evaluate(models.create("bicubic", scale=2), hr, "sr", scale=4)
+    with pytest.raises(UsageError, match="sigma"):
+        evaluate(models.load("identity"), hr, "denoise")
+    with pytest.raises(UsageError, match="sigma"):
+        evaluate(models.create("bicubic", scale=2), hr, "sr", sigma=25)
+    with pytest.raises(UsageError, match="scale"):
+        evaluate(lambda x: x, hr, "sr")  # a plain callable does not say its scale
+    with pytest.raises(UsageError, match="returned"):
+        evaluate(lambda x: x, hr, "sr", scale=2)
+
+
+def test_denoise_reseeds_the_legacy_generator_before_every_image():
+    """Reference: Restormer's test script, written out with NumPy's global legacy generator."""
+    images = [_image(3), _image(4, 33, 29)]
+    report = evaluate(models.load("identity"), images, "denoise", sigma=25)
+    again = evaluate(lambda x: x, images, "denoise", sigma=25)  # a plain callable works the same
+    for img, s, s2 in zip(images, report.per_image, again.per_image, strict=True):
+        np.random.seed(seed=0)
+        noisy = np.float32(img) / 255.0
+        noisy += np.random.normal(0, 25 / 255.0, noisy.shape)
+        out = np.floor(np.clip(noisy, 0, 1) * 255 + 0.5)
+        mse = np.mean((out - img.astype(np.float64)) ** 2)
+        assert s.psnr == pytest.approx(20 * math.log10(255 / math.sqrt(mse)), abs=1e-9)
+        assert (s.psnr, s.ssim) == (s2.psnr, s2.ssim)
+    assert report.per_image[0].psnr < 21  # sigma 25 noise: about 20 dB
+
+
+def test_derain_scores_rounded_y_without_border():
+    target = _image(5)
+    rain = np.clip(target.astype(int) + 40 * (np.arange(target.shape[1]) % 7 == 0)[None, :, None], 0, 255)
+    report = evaluate(models.load("identity"), [(rain.astype(np.uint8), target)], "derain")
+
+    def y8(x: np.ndarray) -> np.ndarray:  # MATLAB rgb2ycbcr on uint8, Y plane
+        x = x.astype(np.float64)
+        return np.floor(16 + (65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]) / 255 + 0.5)
+
+    mse = np.mean((y8(rain) - y8(target)) ** 2)
+    assert report.psnr == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
+    with pytest.raises(UsageError, match="paired"):
+        evaluate(models.load("identity"), [target], "derain")
+
+
+def test_grey_conventions_differ_by_the_studio_range():
+    """A grey image scored as RGB (studio-range Y) gains exactly 20*log10(255/219) dB over its full-range level."""
+    grey = [_image(6, c=1)]
+    rgb = evaluate(models.create("bicubic", scale=2), grey, "sr", gray="rgb")
+    mat = evaluate(models.create("bicubic", scale=2), grey, "sr", gray="matlab")
+    assert rgb.psnr - mat.psnr == pytest.approx(20 * math.log10(255 / 219), abs=1e-6)
+    assert rgb.protocol["gray"] == "rgb" and mat.protocol["gray"] == "matlab"
+
+
+def test_luma_protocol_runs_the_y_plane():
+    img = _image(7)
+    seen = []
+
+    def runner(model, x):
+        seen.append(tuple(x.shape))
+        return model(x)
+
+    report = evaluate(models.create("bicubic", scale=2), [img], "sr-luma", runner=runner)
+    assert seen == [(1, 3, 20, 26)]  # the Y plane, replicated for a 3-channel model
+    assert report.protocol["luma_only"] and report.protocol["y_precision"] == "uint8-rounded"
+
+
+def test_pair_folders_by_name_then_sorted_order(tmp_path):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for i in range(3):
+        write_image(gt / f"img{i}.png", _image(i))
+        write_image(pred / f"img{i}_x1.png", _image(i))
+    pairs, how = pair_folders(pred, gt)
+    assert how == "name" and [(p.name, g.name) for p, g in pairs][0] == ("img0_x1.png", "img0.png")
+
+    other = tmp_path / "other"
+    for i in range(3):
+        write_image(other / f"out-{i}.png", _image(i))
+    pairs, how = pair_folders(other, gt)
+    assert how == "sorted order" and pairs[2][0].name == "out-2.png"
+
+    report = evaluate_folders(pred, gt, "denoise")
+    assert report.psnr == math.inf and report.ssim == pytest.approx(1.0)
+    assert report.dataset["pairing"] == "name" and report.model is None
+
+    (other / "out-3.png").write_bytes((other / "out-2.png").read_bytes())
+    with pytest.raises(InputError, match="counts differ"):
+        pair_folders(other, gt)
+
+
+def test_folder_sr_crops_ground_truth_to_prediction(tmp_path):
+    hr = _image(8, 41, 50)
+    write_image(tmp_path / "gt" / "a.png", hr)
+    write_image(tmp_path / "pred" / "a.png", hr[:40, :48])  # modcrop to x4
+    report = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "sr", scale=4)
+    assert report.psnr == math.inf
+    with pytest.raises(UsageError, match="--scale"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "sr")
+    write_image(tmp_path / "pred" / "a.png", hr[:30, :48])
+    with pytest.raises(InputError, match="does not match"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "sr", scale=4)
+
+
+def test_score_of_identical_images_and_sample_type():
+    img = _image(9)
+    p, s = score(img, img, PROTOCOLS["sr"], scale=2)
+    assert p == math.inf and s == pytest.approx(1.0)
+    report = evaluate(models.load("identity"), [Sample("named", img)], "denoise", sigma=0)
+    assert report.per_image[0].name == "named" and report.psnr == math.inf
+
+
+def test_training_validation_gives_the_model_back_in_train_mode():
+    model = models.create("bicubic", scale=2).train()
+    evaluate(model, [_image(10)], "sr")
+    assert model.training
