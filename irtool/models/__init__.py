@@ -1,11 +1,172 @@
 """Model implementations, the registry of named configurations, and loading of weights.
 
 Public API (torch is imported lazily by the functions):
-    create(name, **overrides) -> torch.nn.Module     a named configuration, randomly initialised
-    load(ref) -> torch.nn.Module                     a named model, a .safetensors/.pth file or an hf:// ref
+    create(name, **overrides) -> nn.Module   a named configuration, randomly initialised
+    load(ref) -> nn.Module                   a registry name (with its weights), a .safetensors/.pth file, or an
+                                             hf://owner/repo[@rev]/file.safetensors reference; returned in eval mode
+    save(model, path, metadata=...)          our .safetensors, with the architecture and hparams in its header
+    list_models() -> list[ModelEntry]        every named configuration
+    info(ref) -> dict                        descriptor, parameter count, weights and file metadata
+    register(...), register_arch(...)        add configurations / architectures (see irtool.models.registry)
 Every module returned carries `.descriptor` (irtool.models.descriptor.ModelDescriptor).
 """
 
-from irtool.models.descriptor import ModelDescriptor
+from __future__ import annotations
 
-__all__ = ["ModelDescriptor"]
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from irtool.errors import InputError, UnavailableError
+from irtool.models import checkpoint, registry
+from irtool.models.descriptor import ModelDescriptor
+from irtool.models.registry import ModelEntry, register, register_arch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "ModelDescriptor",
+    "ModelEntry",
+    "create",
+    "info",
+    "list_models",
+    "load",
+    "load_file",
+    "register",
+    "register_arch",
+    "save",
+]
+
+
+def create(name: str, **overrides: Any) -> nn.Module:
+    """A named configuration with random weights; `overrides` replace its hyper-parameters (e.g. norm="iln")."""
+    entry = registry.get_entry(name)
+    return registry.build(entry.arch, {**entry.hparams, **overrides}, {**entry.descriptor, "name": name})
+
+
+def list_models() -> list[ModelEntry]:
+    return registry.entries()
+
+
+def load(ref: str | Path, *, pretrained: bool = True, offline: bool = False) -> nn.Module:
+    """Load a model by registry name, local weight file or hf:// reference (see the module docstring).
+
+    A named configuration without weights raises UnavailableError unless `pretrained=False` (random weights).
+    """
+    ref_str = str(ref)
+    if ref_str.startswith("hf://"):
+        return load_file(_resolve_hub(ref_str, offline))
+    if isinstance(ref, Path) or _looks_like_path(ref_str):
+        return load_file(ref_str)
+    entry = registry.get_entry(ref_str)
+    model = create(entry.name)
+    if not pretrained or not any(True for _ in model.parameters()):  # bicubic, identity: nothing to load
+        return model.eval()
+    weights = entry.weights_ref()
+    if weights is None:
+        raise UnavailableError(
+            f"model {entry.name!r} has no weights in irtool (architecture only); "
+            "pass a weight file instead, e.g. the official .pth, or use it untrained with pretrained=False"
+        )
+    if weights.startswith("hf://"):
+        path = _resolve_hub(weights, offline, entry.sha256)  # the hub verifies the hash of what it downloads
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise UnavailableError(f"model {entry.name!r}: weight file {path} is missing")
+        if entry.sha256:
+            _verify_sha256(path, entry.sha256)
+    _load_weights(model, checkpoint.read(path).state_dict, path)
+    return model.eval()
+
+
+def load_file(path: str | Path) -> nn.Module:
+    """Build the model a weight file describes (our header) or holds (architecture detected from the keys)."""
+    ckpt = checkpoint.read(path)
+    if ckpt.arch is not None:
+        model = registry.build(ckpt.arch, ckpt.hparams, ckpt.descriptor)
+    else:
+        found = registry.detect(ckpt.state_dict)
+        if found is None:
+            known = ", ".join(a for a, spec in registry.archs().items() if spec.detect is not None)
+            raise InputError(f"{ckpt.path}: state_dict matches no known architecture (checked: {known})")
+        model = registry.build(*found)
+    _load_weights(model, ckpt.state_dict, ckpt.path)
+    return model.eval()
+
+
+def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
+    """Write our .safetensors atomically; `metadata` holds free-form entries (non-strings are stored as JSON)."""
+    descriptor = getattr(model, "descriptor", None)
+    if not isinstance(descriptor, ModelDescriptor):
+        raise TypeError("save() needs a model from irtool.models (one with a .descriptor)")
+    checkpoint.write(path, model.state_dict(), checkpoint.irtool_metadata(descriptor.to_dict(), metadata))
+
+
+def info(ref: str | Path) -> dict[str, Any]:
+    """What `irtool models info` prints: descriptor, parameter count, where the weights are, file metadata."""
+    from irtool.models.profile import count_params
+
+    ref_str = str(ref)
+    if ref_str.startswith("hf://") or isinstance(ref, Path) or _looks_like_path(ref_str):
+        path = _resolve_hub(ref_str, offline=False) if ref_str.startswith("hf://") else Path(ref_str)
+        model = load_file(path)
+        weights: dict[str, Any] = {"file": str(path)}
+        metadata = checkpoint.read_metadata(path)
+        description = ""
+    else:
+        entry = registry.get_entry(ref_str)
+        model = create(entry.name)
+        shipped = entry.weights is None and entry.shipped_file.is_file()
+        weights = {
+            "needed": count_params(model) > 0,
+            "shipped": shipped,
+            "ref": entry.weights_ref(),
+            "sha256": entry.sha256,
+        }
+        metadata = checkpoint.read_metadata(entry.shipped_file) if shipped else {}
+        description = entry.description
+    return {
+        "name": model.descriptor.name or ref_str,
+        "description": description,
+        "descriptor": model.descriptor.to_dict(),
+        "params": count_params(model),
+        "weights": weights,
+        "metadata": {k: v for k, v in metadata.items() if not k.startswith("irtool.")},
+    }
+
+
+def _looks_like_path(ref: str) -> bool:
+    return Path(ref).suffix in checkpoint.SUFFIXES or "/" in ref or "\\" in ref or Path(ref).is_file()
+
+
+def _resolve_hub(ref: str, offline: bool, sha256: str | None = None) -> Path:
+    from irtool.hub import resolve_model_file  # only needed for hub references
+
+    return resolve_model_file(ref, offline=offline, sha256=sha256)
+
+
+def _verify_sha256(path: Path, expected: str) -> None:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != expected.lower():
+        raise UnavailableError(f"{path}: sha256 {h.hexdigest()} does not match the expected {expected}")
+
+
+def _load_weights(model: nn.Module, state_dict: dict, path: Path) -> None:
+    """Strict load with a one-line reason, since a half-loaded model restores garbage silently."""
+    try:
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as e:  # shape mismatch
+        sizes = [line.strip() for line in str(e).splitlines() if "size mismatch" in line]
+        raise InputError(f"{path}: weights do not fit {model.descriptor.arch} ({(sizes or [str(e)])[0]})") from None
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s), e.g. {missing[0]}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s), e.g. {unexpected[0]}")
+        raise InputError(f"{path}: weights do not fit {model.descriptor.arch}: {'; '.join(parts)}")

@@ -87,7 +87,7 @@ class ILN(nn.Module):
 
 
 class Affine(nn.Module):
-    """Per-channel scale and shift with no normalisation: i-LN's stand-in for norms that have no residual around them."""
+    """Per-channel scale and shift, no normalisation: i-LN's stand-in for norms with no residual around them."""
 
     def __init__(self, dim: int, bias: bool = True):
         super().__init__()
@@ -152,10 +152,10 @@ class ILNStatistics:
 def record_statistics(model: nn.Module) -> Iterator[ILNStatistics]:
     """Run one forward pass of the whole image inside this block; the statistics it used are kept.
 
-        with record_statistics(model) as stats:
-            model(whole_image)
-        with use_statistics(model, stats):
-            out = [model(tile) for tile in tiles]   # each tile normalised with the whole image's numbers
+    with record_statistics(model) as stats:
+        model(whole_image)
+    with use_statistics(model, stats):
+        out = [model(tile) for tile in tiles]   # each tile normalised with the whole image's numbers
     """
     mods = _iln_modules(model)
     logs: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in mods]
