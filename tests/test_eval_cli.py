@@ -44,7 +44,9 @@ def _eval_json(capsys, *args: str) -> dict:
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_set5_bicubic_matches_published(data_dir, capsys, scale):
-    got = _eval_json(capsys, "-m", "bicubic", "--dataset", "Set5", "--scale", str(scale), "--protocol", "sr-luma")
+    # The done-when command: no --protocol, the bicubic baseline defaults to the pipeline of the published rows.
+    got = _eval_json(capsys, "-m", "bicubic", "--dataset", "Set5", "--scale", str(scale))
+    assert got["protocol"]["name"] == "sr-luma"
     psnr, ssim = SET5[scale]
     assert got["psnr"] == pytest.approx(psnr, abs=0.01)
     assert got["ssim"] == pytest.approx(ssim, abs=0.001)
@@ -55,7 +57,7 @@ def test_set5_bicubic_matches_published(data_dir, capsys, scale):
 @pytest.mark.slow
 def test_set14_x4_grey_conventions(data_dir, capsys):
     """Set14 holds one single-channel image (bridge); the two conventions are the two published rows."""
-    args = ("-m", "bicubic", "--dataset", "Set14", "--scale", "4", "--protocol", "sr-luma")
+    args = ("-m", "bicubic", "--dataset", "Set14", "--scale", "4")
     modern = _eval_json(capsys, *args)
     classic = _eval_json(capsys, *args, "--gray-convention", "matlab")
     assert modern["psnr"] == pytest.approx(26.09, abs=0.01)
