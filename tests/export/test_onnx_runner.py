@@ -1,0 +1,69 @@
+"""An exported .onnx through onnxruntime behaves like the torch model: same interface, same pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from irtool.engine import Runner
+from irtool.engine.onnx_runner import OnnxModel, is_onnx_ref
+from irtool.errors import InputError
+from irtool.export import export_onnx
+from tests.export.conftest import tiny
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """(torch model, path of its ONNX export), exported once for the module."""
+    model = tiny("restormer-ln")
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_onnx(model, path, verify=False)
+    return model, path
+
+
+def test_numpy_and_torch_calls(exported):
+    model, path = exported
+    onnx_model = OnnxModel(path, threads=1)
+    assert onnx_model.descriptor == model.descriptor and onnx_model.runs_on_onnxruntime
+    assert onnx_model.eval().to("cpu") is onnx_model and list(onnx_model.parameters()) == []
+    x = torch.rand(2, 3, 11, 27)
+    with torch.no_grad():
+        ref = model(x)
+    y = onnx_model(x)
+    assert isinstance(y, torch.Tensor) and y.dtype == x.dtype and y.shape == ref.shape
+    assert torch.allclose(y, ref, atol=1e-4)
+    y_np = onnx_model(x.numpy())
+    assert isinstance(y_np, np.ndarray) and np.allclose(y_np, ref.numpy(), atol=1e-4)
+    with pytest.raises(InputError, match="expects"):
+        onnx_model.run(np.zeros((1, 1, 8, 8), np.float32))
+
+
+@pytest.mark.parametrize("tile", [0, 24])
+def test_restore_engine_gives_torch_pixels(exported, tile):
+    """The restore engine drives the ONNX model as it drives the torch one, whole image or in the same tiles."""
+    model, path = exported
+    image = np.random.default_rng(5).random((3, 40, 37), dtype=np.float32)
+    ref = Runner(model, device="cpu", precision="fp32", tile=tile).restore(image)
+    got = Runner(OnnxModel(path, threads=1), tile=tile).restore(image)
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).max() < 1e-4
+    # What a user sees: 8-bit pixels identical but for rounding ties.
+    as_uint8 = [np.round(np.clip(a, 0, 1) * 255).astype(np.uint8) for a in (ref, got)]
+    assert np.abs(as_uint8[0].astype(int) - as_uint8[1]).max() <= 1
+
+
+def test_foreign_or_broken_files_are_input_errors(tmp_path, exported):
+    _, path = exported
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(proto, str(foreign))
+    with pytest.raises(InputError, match="no irtool metadata"):
+        OnnxModel(foreign)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a graph")
+    with pytest.raises(InputError, match="onnxruntime cannot load"):
+        OnnxModel(broken)
+    assert is_onnx_ref("m.ONNX") and not is_onnx_ref("m.safetensors")
