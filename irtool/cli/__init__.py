@@ -10,11 +10,19 @@ import sys
 
 import typer
 
-from irtool.cli._app import app
-from irtool.errors import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, IrtoolError
+import irtool.cli.datasets_cmd  # noqa: E402,F401
+import irtool.cli.doctor_cmd  # noqa: E402,F401
+import irtool.cli.eval_cmd  # noqa: E402,F401
+import irtool.cli.export_cmd  # noqa: E402,F401
 
 # Each command module registers itself on `app` at import time; none imports torch at module level.
 # Add one line per command module below.
+import irtool.cli.models_cmd  # noqa: E402,F401
+import irtool.cli.models_download  # noqa: E402,F401
+import irtool.cli.restore_cmd  # noqa: E402,F401
+import irtool.cli.train_cmd  # noqa: E402,F401
+from irtool.cli._app import app
+from irtool.errors import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, IrtoolError
 
 __all__ = ["app", "main"]
 

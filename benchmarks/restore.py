@@ -1,0 +1,370 @@
+"""What `irtool restore` costs and keeps: video round trip, peak memory, tiled-vs-whole error, CPU throughput.
+
+    python benchmarks/restore.py video                       # 24-frame clip with audio through the SR model
+    python benchmarks/restore.py rss --sizes 4 12 48         # peak RSS of `irtool restore` in a child process
+    python benchmarks/restore.py tiling                      # max |tiled - whole| per model
+    python benchmarks/restore.py speed --threads 1 2         # output MP/s per model, beside OpenCV FSRCNN / ESPCN
+    python benchmarks/restore.py all
+
+Models: the shipped `sr-x4` / `denoise` when their weights exist, otherwise `compact-sr-x4` / `compact-denoise`
+with random weights (timings and memory do not depend on the weights; the tiling error a little). Every table
+says which. Data: Set5/Set14 LR and CBSD68 from ../shared/datasets (or $IRTOOL_TEST_DATA); synthetic images for
+the memory runs. Prints markdown tables (and JSON with --json); asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # for tests.test_video.make_video
+
+PEERS = REPO.parent / "shared" / "peers"
+SHIPPED = {"sr": ("sr-x4", "compact-sr-x4"), "denoise": ("denoise", "compact-denoise")}
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("IRTOOL_TEST_DATA") or REPO.parent / "shared" / "datasets")
+
+
+WEIGHTS: dict[str, Path] = {}  # task -> weight file, from --weights (e.g. a training run's best.safetensors)
+
+
+def get_model(task: str, name: str | None = None):
+    """(model, label): --weights, else shipped weights, else the compact architecture with random weights.
+
+    Random weights get their zero-initialised layers (the last convolution of an SR head, norm biases) filled with
+    noise too, so the network branch is not silently off (an untrained compact-sr model is exactly bicubic).
+    """
+    import torch
+
+    from irtool.errors import UnavailableError
+    from irtool.models import create, load
+
+    shipped, compact = SHIPPED[task]
+    if task in WEIGHTS and name is None:
+        return load(WEIGHTS[task]), f"{compact} ({WEIGHTS[task].parent.name}/{WEIGHTS[task].name})"
+    try:
+        return load(name or shipped), f"{name or shipped} (trained)"
+    except UnavailableError:
+        model = create(name or compact).eval()
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in model.parameters():
+                if not p.any():
+                    p.normal_(0, 0.02, generator=generator)
+        return model, f"{name or compact} (random weights)"
+
+
+def model_file(task: str, folder: Path) -> tuple[str, str]:
+    """A -m argument for the CLI: the weights in use, saved to a file unless they are a shipped model."""
+    from irtool.models import save
+
+    model, label = get_model(task)
+    if "trained" in label:
+        return SHIPPED[task][0], label
+    path = folder / f"{SHIPPED[task][1]}.safetensors"
+    save(model, path)
+    return str(path), label
+
+
+def machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f}"
+
+
+# --------------------------------------------------------------------------------------------------- video
+def bench_video(args: argparse.Namespace) -> dict:
+    import av
+
+    from irtool.io.video import probe
+    from tests.test_video import make_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        ref, label = model_file("sr", tmp)
+        clip, out = tmp / "clip.mp4", tmp / "clip_x4.mp4"
+        make_video(clip, frames=24, size=(32, 24))
+        started = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-m", "irtool", "restore", str(clip), "-m", ref, "-o", str(out), "--json", "-q"],
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - started
+        if run.returncode != 0:
+            raise SystemExit(f"restore failed: {run.stderr}")
+        src, dst = probe(clip), probe(out)
+
+        def audio_packets(p: Path) -> int:
+            with av.open(str(p)) as c:
+                return sum(1 for packet in c.demux(audio=0) if packet.dts is not None)
+
+        result = {
+            "model": label,
+            "input": src,
+            "output": dst,
+            "audio_packets": [audio_packets(clip), audio_packets(out)],
+            "seconds": round(seconds, 2),
+        }
+    print(f"\n### Video round trip ({label})\n")
+    print("| | frames | size | fps | streams | audio packets |\n|---|---|---|---|---|---|")
+    for key, info, packets in (("input", src, result["audio_packets"][0]), ("output", dst, result["audio_packets"][1])):
+        streams = "+".join(info["streams"])
+        print(
+            f"| {key} | {info['frames']} | {info['width']}x{info['height']} | {info['rate']} | {streams} | {packets} |"
+        )
+    print(f"\n{seconds:.1f} s including start-up.")
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------- rss
+def synthetic_photo(megapixels: float, path: Path) -> tuple[int, int]:
+    """A 4:3 picture: smooth colour fields plus Gaussian noise (sigma 15), written as JPEG quality 95."""
+    from irtool.io.images import write_image
+
+    width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
+    height = int(round(width * 3 / 4))
+    rng = np.random.default_rng(0)
+    rows = []
+    xs = np.linspace(0, 6, width, dtype=np.float32)
+    for y0 in range(0, height, 512):  # built in stripes so the benchmark's own memory stays small
+        ys = np.linspace(y0 / height * 4, min(y0 + 512, height) / height * 4, min(512, height - y0), dtype=np.float32)
+        base = np.stack(
+            [
+                np.sin(xs[None] + ys[:, None]),
+                np.cos(xs[None] * 0.7 - ys[:, None]),
+                np.sin(xs[None] * ys[:, None] * 0.3),
+            ],
+            axis=-1,
+        )
+        noisy = (base * 80 + 128) + rng.normal(0, 15, base.shape).astype(np.float32)
+        rows.append(np.clip(noisy, 0, 255).astype(np.uint8))
+    write_image(path, np.concatenate(rows), quality=95)
+    return width, height
+
+
+def peak_rss(cmd: list[str], limit: float | None = None) -> tuple[float, float, int]:
+    """(peak RSS in MB, seconds, exit code) of one child process, from its own rusage (os.wait4).
+
+    With `limit`, a child still running after that many seconds gets Ctrl-C (exit 130): its peak so far is
+    reported, which covers decoding and the steady tile-by-tile phase but not the final write.
+    """
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    interrupted = False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, 0 if limit is None else os.WNOHANG)
+        if pid == proc.pid:
+            break
+        if not interrupted and time.perf_counter() - started > limit:
+            proc.send_signal(signal.SIGINT)
+            interrupted = True
+        time.sleep(0.5)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # ru_maxrss is in kB on Linux and in bytes on macOS.
+    mb = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+    return mb, time.perf_counter() - started, proc.returncode
+
+
+def bench_rss(args: argparse.Namespace) -> dict:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        ref, label = model_file("denoise", tmp) if args.rss_model is None else (args.rss_model, args.rss_model)
+        base_mb, _, _ = peak_rss([sys.executable, "-c", "import torch, irtool.models, irtool.engine.pipeline"])
+        for mp in args.sizes:
+            src = tmp / f"in_{mp}mp.jpg"
+            w, h = synthetic_photo(mp, src)
+            cmd = [sys.executable, "-m", "irtool", "restore", str(src), "-m", ref, "-o", str(tmp / "out.jpg")]
+            cmd += ["--overwrite", "-q", "--threads", str(args.rss_threads)]
+            mb, seconds, code = peak_rss(cmd, args.rss_limit)
+            rows.append(
+                {
+                    "megapixels": mp,
+                    "size": f"{w}x{h}",
+                    "peak_rss_mb": round(mb),
+                    "seconds": round(seconds, 1),
+                    "exit": code,
+                }
+            )
+            src.unlink()
+    print(f"\n### Peak RSS of `irtool restore` on one JPEG ({label}, {args.rss_threads} threads, default tiles)\n")
+    print(f"Python + torch + irtool imported, nothing run: {base_mb:.0f} MB.\n")
+    print("| image | size | peak RSS MB | x vs first | seconds | run |\n|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = r["peak_rss_mb"] / rows[0]["peak_rss_mb"]
+        run = {0: "complete", 130: "stopped by --rss-limit (peak so far)"}.get(r["exit"], f"exit {r['exit']}")
+        print(f"| {r['megapixels']} MP | {r['size']} | {r['peak_rss_mb']} | {ratio:.2f} | {r['seconds']} | {run} |")
+    return {"model": label, "import_only_mb": round(base_mb), "runs": rows}
+
+
+# -------------------------------------------------------------------------------------------------- tiling
+def bench_tiling(args: argparse.Namespace) -> dict:
+    import torch
+
+    from irtool.engine import Runner
+    from irtool.io.images import read_image, to_float32
+
+    root = data_root()
+    cases = [
+        ("sr", root / "Set5" / "LR_bicubic" / "X4" / "babyx4.png", [64, 96]),
+        ("denoise", root / "CBSD68" / "101085.png", [128, 256]),
+    ]
+    torch.set_num_threads(args.threads[-1])
+    results = []
+    for task, path, tiles in cases:
+        model, label = get_model(task)
+        pixels = to_float32(read_image(path).pixels).transpose(2, 0, 1)
+        if task == "denoise":
+            pixels = pixels + np.random.default_rng(0).normal(0, 25 / 255, pixels.shape).astype(np.float32)
+        whole = Runner(model, device="cpu", tile=0).restore(pixels)
+        for tile in tiles:
+            for overlap in args.overlaps:
+                runner = Runner(model, device="cpu", tile=tile, overlap=overlap)
+                tiled = runner.restore(pixels)
+                diff = np.abs(np.clip(tiled, 0, 1) - np.clip(whole, 0, 1))
+                mse = float(np.mean(diff.astype(np.float64) ** 2))
+                results.append(
+                    {
+                        "model": label,
+                        "image": f"{path.parent.name}/{path.name} {pixels.shape[2]}x{pixels.shape[1]}",
+                        "tile": tile,
+                        "overlap": runner.last_plan.overlap,
+                        "tiles": runner.last_plan.tile_count,
+                        "max_abs_255": round(float(diff.max()) * 255, 3),
+                        "mean_abs_255": round(float(diff.mean()) * 255, 4),
+                        "psnr_vs_whole": round(10 * np.log10(1 / mse), 2) if mse > 0 else float("inf"),
+                    }
+                )
+    print("\n### Tiled vs whole-image output (values on the 0-255 scale)\n")
+    print(
+        "| model | image | tile | overlap | tiles | max abs | mean abs | PSNR vs whole |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    for r in results:
+        print(
+            f"| {r['model']} | {r['image']} | {r['tile']} | {r['overlap']} | {r['tiles']} | {r['max_abs_255']} | "
+            f"{r['mean_abs_255']} | {r['psnr_vs_whole']} |"
+        )
+    return {"runs": results}
+
+
+# --------------------------------------------------------------------------------------------------- speed
+def _opencv_superres(pb: Path, scale: int):
+    """FSRCNN / ESPCN as OpenCV's dnn_superres runs them: the network on Y of YCrCb, chroma resized (cubic)."""
+    import cv2
+
+    net = cv2.dnn.readNetFromTensorflow(str(pb))
+
+    def upscale(rgb: np.ndarray) -> np.ndarray:
+        ycrcb = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cv2.COLOR_BGR2YCrCb).astype(np.float32) / 255
+        net.setInput(cv2.dnn.blobFromImage(ycrcb[:, :, 0]))
+        y = net.forward()[0, 0]
+        h, w = y.shape
+        chroma = cv2.resize(ycrcb[:, :, 1:], (w, h), interpolation=cv2.INTER_CUBIC)
+        merged = np.clip(np.dstack([y, chroma]) * 255 + 0.5, 0, 255).astype(np.uint8)
+        return cv2.cvtColor(cv2.cvtColor(merged, cv2.COLOR_YCrCb2BGR), cv2.COLOR_BGR2RGB)
+
+    return upscale
+
+
+def bench_speed(args: argparse.Namespace) -> dict:
+    import cv2
+    import torch
+
+    from irtool.engine import Runner
+    from irtool.engine.pixels import restore_pixels
+    from irtool.io.images import read_image
+
+    root = data_root()
+    lr = {
+        s: [read_image(p).pixels for p in sorted((root / "Set5" / "LR_bicubic" / f"X{s}").glob("*.png"))]
+        for s in (2, 3, 4)
+    }
+    noisy = [read_image(p).pixels for p in sorted((root / "CBSD68").glob("*.png"))[:4]]
+    candidates = []
+    for scale in args.scales:
+        model, label = get_model("sr", f"compact-sr-x{scale}" if scale != 4 else None)
+        candidates.append((label, lr[scale], "torch", model))
+        for peer, pb in (
+            ("FSRCNN", PEERS / "opencv-fsrcnn" / f"FSRCNN_x{scale}.pb"),
+            ("ESPCN", PEERS / "opencv-espcn" / f"ESPCN_x{scale}.pb"),
+        ):
+            if pb.is_file():
+                candidates.append((f"OpenCV {peer} x{scale}", lr[scale], "opencv", _opencv_superres(pb, scale)))
+    if args.denoise:
+        model, label = get_model("denoise")
+        candidates.append((label, noisy, "torch", model))
+
+    rows = []
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        for label, images, kind, fn in candidates:
+            run = (lambda im, r=Runner(fn, device="cpu"): restore_pixels(r, im)) if kind == "torch" else fn
+            run(images[0])  # warm-up: allocator, kernels, lazy init
+            started = time.perf_counter()
+            out_pixels = 0
+            for image in images:
+                out = run(image)
+                out_pixels += out.shape[0] * out.shape[1]
+            seconds = time.perf_counter() - started
+            rows.append(
+                {
+                    "model": label,
+                    "threads": threads,
+                    "images": len(images),
+                    "output_mp": round(out_pixels / 1e6, 3),
+                    "seconds": round(seconds, 2),
+                    "mp_per_s": round(out_pixels / 1e6 / seconds, 4),
+                }
+            )
+            print(f"  {label}, {threads} thread(s): {rows[-1]['mp_per_s']} MP/s", file=sys.stderr)
+    print(f"\n### CPU throughput, output megapixels per second ({machine()})\n")
+    print("Set5 LR images for SR, 4 CBSD68 images for denoising; engine defaults (tile 512, overlap 16).\n")
+    print("| model | threads | images | output MP | seconds | MP/s |\n|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['model']} | {r['threads']} | {r['images']} | {r['output_mp']} | {r['seconds']} | {r['mp_per_s']} |"
+        )
+    return {"machine": machine(), "runs": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["video", "rss", "tiling", "speed", "all"])
+    parser.add_argument("--sizes", type=float, nargs="+", default=[4, 12, 48], help="megapixels for rss")
+    parser.add_argument("--rss-model", default=None, help="-m for the rss runs (default: the denoiser)")
+    parser.add_argument("--rss-threads", type=int, default=2)
+    parser.add_argument("--rss-limit", type=float, help="stop a run after this many seconds (peak so far)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--scales", type=int, nargs="+", default=[4])
+    parser.add_argument("--overlaps", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--no-denoise", dest="denoise", action="store_false", help="speed: skip the denoiser")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--weights", nargs="+", default=[], metavar="TASK=FILE", help="e.g. sr=run/best.safetensors")
+    args = parser.parse_args()
+    for item in args.weights:
+        task, _, path = item.partition("=")
+        WEIGHTS[task] = Path(path)
+    benches = {"video": bench_video, "rss": bench_rss, "tiling": bench_tiling, "speed": bench_speed}
+    chosen = list(benches) if args.what == "all" else [args.what]
+    results = {"machine": machine(), **{name: benches[name](args) for name in chosen}}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

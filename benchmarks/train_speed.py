@@ -1,0 +1,116 @@
+"""Training throughput of the shipped presets, and the training time recorded in the shipped weights.
+
+Runs the real trainer (`irtool.train.loop.train`) for a few steps of each preset at its own patch and batch size,
+on the CPU and, when present, on CUDA, and reports images/s and it/s of the steady-state window (the first steps,
+which pay for start-up, are left out). Then prints what each shipped model's weights say about their training:
+steps, seconds of optimiser steps, device, threads.
+
+    IRTOOL_DATA_DIR=../shared/datasets python benchmarks/train_speed.py [--presets sr-x4 denoise] [--steps 12]
+    [--threads 2]
+
+Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+
+def measure(preset: str, device: str, steps: int, threads: int | None) -> dict:
+    import torch
+
+    from irtool.train import config
+    from irtool.train.loop import train
+    from irtool.train.schedule import patch_and_batch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = [
+            f"run.out_dir={tmp}",
+            f"run.device={device}",
+            f"schedule.steps={steps}",
+            f"run.log_every={steps // 2}",
+            f"run.checkpoint_every={steps * 10}",  # only the final one
+            "val.dataset=null",
+        ]
+        if threads:
+            overrides.append(f"run.threads={threads}")
+        cfg = config.load(config.preset_path(preset), overrides)
+        train(cfg)
+        records = [json.loads(line) for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
+    steady = records[-1]  # the second half of the steps
+    patch, batch = patch_and_batch(0, cfg.data, cfg.progressive)
+    return {
+        "preset": preset,
+        "device": device,
+        "threads": torch.get_num_threads() if device == "cpu" else None,
+        "patch": patch,
+        "batch": batch,
+        "images_per_s": round(steady["images_per_s"], 2),
+        "it_per_s": round(steady["it_per_s"], 3),
+    }
+
+
+def shipped_training() -> list[dict]:
+    from irtool.models.checkpoint import read_metadata
+    from irtool.models.registry import WEIGHTS_DIR
+
+    rows = []
+    for name in ("sr-x2", "sr-x3", "sr-x4", "denoise"):
+        path = WEIGHTS_DIR / f"{name}.safetensors"
+        if not path.is_file():
+            rows.append({"model": name, "weights": "missing"})
+            continue
+        meta = read_metadata(path)
+        seconds = float(meta.get("irtool.train.seconds", "nan"))
+        rows.append(
+            {
+                "model": name,
+                "steps": meta.get("irtool.train.step"),
+                "device": meta.get("irtool.train.device"),
+                "threads": meta.get("irtool.train.threads"),
+                # This run only; a model fine-tuned from another also carries that one's minutes (see its card).
+                "train_minutes": round(seconds / 60, 1),
+                "cpu_minutes": round(seconds / 60 * int(meta.get("irtool.train.threads", "1")), 1)
+                if meta.get("irtool.train.device") == "cpu"
+                else None,
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    import torch
+
+    from irtool.train.config import list_presets
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="*", default=list_presets())
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the preset's)")
+    args = parser.parse_args()
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = [measure(p, d, args.steps, args.threads) for p in args.presets for d in devices]
+    print(f"{'preset':10} {'device':6} {'threads':>7} {'patch':>5} {'batch':>5} {'img/s':>8} {'it/s':>7}")
+    for r in rows:
+        print(
+            f"{r['preset']:10} {r['device']:6} {r['threads'] or '-':>7} {r['patch']:>5} {r['batch']:>5} "
+            f"{r['images_per_s']:>8.2f} {r['it_per_s']:>7.3f}"
+        )
+    print()
+    print(f"{'model':8} {'steps':>7} {'device':6} {'threads':>7} {'minutes':>8} {'CPU-min':>8}")
+    for r in shipped_training():
+        if r.get("weights") == "missing":
+            print(f"{r['model']:8} (no shipped weights)")
+            continue
+        print(
+            f"{r['model']:8} {r['steps'] or '-':>7} {r['device'] or '-':6} {r['threads'] or '-':>7} "
+            f"{r['train_minutes']:>8} {r['cpu_minutes'] if r['cpu_minutes'] is not None else '-':>8}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+"""`irtool restore`: images, folders, globs and videos through a restoration model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from irtool.cli._app import app
+
+if TYPE_CHECKING:
+    from irtool.engine.jobs import Job
+    from irtool.engine.pipeline import Outcome, Reporter
+    from irtool.engine.runner import Runner
+
+_EPILOG = """\
+Examples:
+
+  # 4x super-resolution into ./restored/photo.jpg
+  irtool restore photo.jpg
+  # a folder tree with the denoiser; outputs that exist are skipped
+  irtool restore shots/ -r -m denoise -o clean/
+  # a glob, quoted so irtool expands it the same way in every shell
+  irtool restore "scans/**/*.tif" -f png --suffix _x4
+  # video: frame timing kept, audio and subtitles copied
+  irtool restore clip.mp4 -o clip_x4.mkv --crf 16
+  # smaller tiles on the second GPU
+  irtool restore big.png -t 256 -d cuda:1 --precision fp16
+  # a Hub model pinned to a commit, from the cache, no network
+  irtool restore in/ -m hf://owner/repo@<commit>/model.safetensors --offline
+  # 4 GPUs: each process takes every 4th input (by RANK) and GPU LOCAL_RANK
+  torchrun --nproc_per_node 4 -m irtool restore frames/ -o out/
+
+Outputs go to a `restored` folder beside the inputs unless -o says otherwise. They keep the input's \
+bit depth, channels (grey, alpha), EXIF and ICC profile, and never replace an input.
+
+Exit codes: 0 all done or skipped; 1 some inputs failed (the summary lists them); 2 bad options; \
+3 model unavailable; 4 out of memory at the smallest tile, or device missing; 130 interrupted.
+"""
+
+_IO = "Input/Output"
+_MODEL = "Model"
+_TILES = "Tiling & memory"
+_PERF = "Performance"
+_VIDEO = "Video"
+_OUT = "Reporting"
+
+
+@app.command("restore", epilog=_EPILOG, no_args_is_help=True)
+def restore_command(
+    inputs: list[str] = typer.Argument(..., metavar="INPUT", help="Image or video files, folders, glob patterns."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Output folder (or file, for one input). Default: <input folder>/restored.",
+        rich_help_panel=_IO,
+        show_default=False,
+    ),
+    recursive: bool = typer.Option(
+        False, "--recursive", "-r", help="Include subfolders of folder inputs.", rich_help_panel=_IO
+    ),
+    name: str = typer.Option(
+        "{stem}", "--name", help="Output name template: {stem} {model} {scale} {task} {parent}.", rich_help_panel=_IO
+    ),
+    suffix: str = typer.Option("", "--suffix", help="Text added after the name, e.g. _x4.", rich_help_panel=_IO),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        "--ext",
+        help="Image format: png, jpg, webp, tif, bmp, exr. Default: the input's.",
+        rich_help_panel=_IO,
+        show_default=False,
+    ),
+    quality: int | None = typer.Option(
+        None,
+        "--quality",
+        min=1,
+        max=100,
+        help="JPEG quality (default 95); WebP quality (default lossless).",
+        rich_help_panel=_IO,
+        show_default=False,
+    ),
+    skip_existing: bool = typer.Option(
+        False,
+        "--skip-existing",
+        help="Skip inputs whose output exists (always on for folder and glob inputs).",
+        rich_help_panel=_IO,
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace existing outputs (never inputs).", rich_help_panel=_IO
+    ),
+    strip_metadata: bool = typer.Option(
+        False, "--strip-metadata", help="Do not copy EXIF and ICC to the outputs.", rich_help_panel=_IO
+    ),
+    model_ref: str = typer.Option(
+        "sr-x4",
+        "--model",
+        "-m",
+        help="A shipped name (irtool models list), a .safetensors/.pth/.onnx file, or hf://owner/repo\\[@rev]/file.",
+        rich_help_panel=_MODEL,
+    ),
+    offline: bool = typer.Option(
+        False, "--offline", help="Never touch the network; Hub models must be cached.", rich_help_panel=_MODEL
+    ),
+    tile: str = typer.Option(
+        "auto",
+        "--tile",
+        "-t",
+        help="Tile side in input pixels; auto (from free GPU memory; 512 on CPU) or 0 (whole).",
+        rich_help_panel=_TILES,
+    ),
+    tile_overlap: int = typer.Option(
+        16,
+        "--tile-overlap",
+        min=0,
+        help="Pixels cross-faded between tiles (neighbours share twice this).",
+        rich_help_panel=_TILES,
+    ),
+    tile_batch: int = typer.Option(
+        1, "--tile-batch", min=1, help="Tiles per forward pass (helps small models on GPU).", rich_help_panel=_TILES
+    ),
+    device: str = typer.Option("auto", "--device", "-d", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=_PERF),
+    precision: str = typer.Option(
+        "auto",
+        "--precision",
+        help="auto (fp32 on CPU; bf16/fp16 on GPU where the model allows), fp32, bf16, fp16.",
+        rich_help_panel=_PERF,
+    ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="CPU threads for the model (default: torch's).",
+        rich_help_panel=_PERF,
+        show_default=False,
+    ),
+    compile_model: bool = typer.Option(
+        False, "--compile", help="torch.compile the model (pays off on long GPU runs).", rich_help_panel=_PERF
+    ),
+    codec: str | None = typer.Option(
+        None,
+        "--codec",
+        help="Video encoder (default libx264; libvpx-vp9 for .webm).",
+        rich_help_panel=_VIDEO,
+        show_default=False,
+    ),
+    crf: int | None = typer.Option(
+        None,
+        "--crf",
+        min=0,
+        max=63,
+        help="Constant quality (default 18; lower = better).",
+        rich_help_panel=_VIDEO,
+        show_default=False,
+    ),
+    pix_fmt: str | None = typer.Option(
+        None, "--pix-fmt", help="Output pixel format (default yuv420p).", rich_help_panel=_VIDEO, show_default=False
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout.", rich_help_panel=_OUT),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress or notes on stderr (the summary stays).", rich_help_panel=_OUT
+    ),
+) -> None:
+    """Restore images and videos: super-resolution, denoising, deraining, deblurring."""
+    from irtool.errors import UsageError
+
+    if skip_existing and overwrite:
+        raise UsageError("--skip-existing and --overwrite exclude each other")
+    tile_size = _parse_tile(tile)
+    started = time.perf_counter()
+
+    import torch
+
+    from irtool.cli._output import info, warn
+    from irtool.engine.jobs import Naming, plan_jobs, shard
+    from irtool.engine.pipeline import VideoOptions, WriteOptions, run_jobs
+    from irtool.engine.runner import Runner
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = _load_model(model_ref, offline=offline, device=device, threads=threads)
+    d = model.descriptor
+    naming = Naming(
+        output=output,
+        name=name,
+        suffix=suffix,
+        format=fmt,
+        model=d.name or Path(model_ref).stem,
+        scale=d.scale,
+        task=d.task,
+    )
+    existing = "overwrite" if overwrite else "skip" if skip_existing else "auto"
+    jobs = shard(plan_jobs(inputs, naming, recursive=recursive, existing=existing))
+    runner = Runner(
+        model,
+        device=device,
+        precision=precision,
+        tile=tile_size,
+        overlap=tile_overlap,
+        tile_batch=tile_batch,
+        compile=compile_model,
+        log=warn,
+    )
+    if not quiet:
+        info(f"{naming.model} (x{d.scale} {d.task}) on {runner.device}, {runner.precision}: {len(jobs)} input(s)")
+    with _progress(quiet, len(jobs)) as reporter:
+        outcomes = run_jobs(
+            jobs,
+            runner,
+            write=WriteOptions(quality=quality, keep_metadata=not strip_metadata),
+            video=VideoOptions(codec=codec, crf=crf, pix_fmt=pix_fmt),
+            reporter=reporter,
+        )
+    summary = _summary(outcomes, runner, naming.model, time.perf_counter() - started)
+    _print_summary(summary)
+    if json_out:
+        from irtool.cli._output import print_json
+
+        print_json(summary)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+def _parse_tile(text: str) -> int | None:
+    from irtool.errors import UsageError
+
+    text = text.strip().lower()
+    if text == "auto":
+        return None
+    if text.isdigit():
+        return int(text)
+    raise UsageError(f"--tile {text!r}: give a size in pixels, auto, or 0 for whole images")
+
+
+def _load_model(ref: str, *, offline: bool, device: str, threads: int | None) -> Any:
+    if ref.lower().endswith(".onnx"):
+        from irtool.engine.onnx_runner import load_onnx_model
+
+        return load_onnx_model(ref, threads=threads, device="cpu" if device == "auto" else device)
+    from irtool.models import load
+
+    return load(ref, offline=offline)
+
+
+def _summary(outcomes: list[Outcome], runner: Runner, model_name: str, seconds: float) -> dict[str, Any]:
+    import os
+    from dataclasses import asdict
+
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
+    summary: dict[str, Any] = {
+        **counts,
+        "seconds": round(seconds, 3),
+        "model": model_name,
+        "device": str(runner.device),
+        "precision": runner.precision,
+        "tile": runner.tile_label,
+        "nan_retries": runner.nan_retries,
+        "oom_retries": runner.oom_retries,
+        "items": [asdict(o) for o in outcomes],
+    }
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        summary["rank"] = int(os.environ.get("RANK", "0"))
+        summary["world_size"] = int(os.environ["WORLD_SIZE"])
+    return summary
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from irtool.cli._output import err
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    state = f"{summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed"
+    table.add_row("restored", state + f" in {summary['seconds']:.1f} s")
+    table.add_row("model", f"{summary['model']} on {summary['device']}, {summary['precision']}, tile {summary['tile']}")
+    if summary["nan_retries"] or summary["oom_retries"]:
+        table.add_row(
+            "retries",
+            f"{summary['oom_retries']} out of memory, {summary['nan_retries']} NaN tile batches redone in fp32",
+        )
+    err.print(table, highlight=False)
+    for item in summary["items"]:  # one unwrapped line each: easy to grep and to copy a path from
+        if item["status"] == "failed":
+            err.print(f"[red]failed[/red]   {escape(item['error'])}", highlight=False, soft_wrap=True)
+
+
+class _progress:
+    """A rich progress display on stderr (files, then tiles or frames of the current file); silent when quiet."""
+
+    def __init__(self, quiet: bool, total: int):
+        from irtool.cli._output import err
+
+        self.enabled = not quiet and err.is_terminal
+        self.total = total
+        self.progress: Any = None
+
+    def __enter__(self) -> Reporter:
+        from irtool.engine.pipeline import Reporter
+
+        if not self.enabled:
+            return Reporter()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from irtool.cli._output import err
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.progress.start()
+        files = self.progress.add_task("files", total=self.total)
+        current = self.progress.add_task("", total=None, visible=False)
+
+        def started(job: Job, units: int | None) -> None:
+            self.progress.reset(current, total=units, description=job.source.name, visible=True)
+
+        def advanced(n: int) -> None:
+            self.progress.advance(current, n)
+
+        def finished(outcome: Outcome) -> None:
+            self.progress.advance(files, 1)
+
+        return Reporter(started=started, advanced=advanced, finished=finished)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()

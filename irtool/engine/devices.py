@@ -1,0 +1,132 @@
+"""Which device to run on, how much memory it has free, and the precision a model may use there.
+
+`--device auto` prefers CUDA, then Apple MPS, then the CPU. Under torchrun each rank takes the GPU named by
+LOCAL_RANK. A device that was asked for by name but is not there is a ResourceError (exit 4), never a silent
+fallback to the CPU: a job meant for a GPU should not crawl for hours unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from irtool.errors import ResourceError, UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+    from irtool.models.descriptor import ModelDescriptor
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' -> a torch.device that exists on this machine."""
+    import torch
+
+    spec = spec.strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "mps":
+        if not _mps_available():
+            raise ResourceError("--device mps: Apple MPS is not available (it needs macOS 12.3+ on Apple silicon)")
+        return torch.device("mps")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        index_text = spec.partition(":")[2] or os.environ.get("LOCAL_RANK", "0")
+        if not index_text.isdigit():
+            raise UsageError(f"--device {spec}: expected cuda or cuda:N with N a number")
+        if not torch.cuda.is_available():
+            hint = " (torch is a CPU-only build: see `irtool doctor`)" if _cpu_only_torch() else ""
+            raise ResourceError(f"--device {spec}: no CUDA device is available{hint}")
+        count = torch.cuda.device_count()
+        if int(index_text) >= count:
+            raise ResourceError(f"--device {spec}: only {count} CUDA device(s) present (cuda:0 .. cuda:{count - 1})")
+        return torch.device("cuda", int(index_text))
+    raise UsageError(f"--device {spec!r}: choose auto, cpu, cuda, cuda:N or mps")
+
+
+def choose_precision(requested: str, device: torch.device, descriptor: ModelDescriptor) -> torch.dtype:
+    """fp32 on the CPU; on a GPU bf16 or fp16 when the model's descriptor says it is safe there.
+
+    An explicit request is honoured even against the descriptor's advice (the NaN guard still protects the output).
+    """
+    import torch
+
+    requested = requested.strip().lower()
+    if requested not in PRECISIONS:
+        raise UsageError(f"--precision {requested!r}: choose {', '.join(PRECISIONS)}")
+    if requested != "auto":
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[requested]
+    if device.type == "cuda":
+        if descriptor.bf16_safe and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16 if descriptor.fp16_safe else torch.float32
+    if device.type == "mps":
+        return torch.float16 if descriptor.fp16_safe else torch.float32
+    return torch.float32
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    import torch
+
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes the device can still give us, or None on the CPU (where the tile size is fixed instead)."""
+    import torch
+
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type == "mps":
+        return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    return None
+
+
+def release_cached_memory(device: torch.device) -> None:
+    """Hand cached blocks back after an out-of-memory error so the retry starts from a clean slate."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA and the CPU raise torch.OutOfMemoryError; MPS raises a RuntimeError that says so."""
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def _cpu_only_torch() -> bool:
+    import torch
+
+    return torch.version.cuda is None and getattr(torch.version, "hip", None) is None
+
+
+def nvidia_gpu_present() -> bool:
+    """An NVIDIA driver is installed, whatever torch thinks (for the "+cpu torch on a GPU machine" hint)."""
+    import shutil
+
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None

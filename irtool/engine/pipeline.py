@@ -1,0 +1,264 @@
+"""A batch of jobs through one model, with decoding and encoding running beside it.
+
+    reader thread  --(decoded image)-->  model (this thread)  --(restored pixels)-->  writer thread
+
+Queues hold one item each, so at most three images are alive at once whatever the batch size. Videos take the
+same shape per frame (`restore_video`): a demux/decode thread, the model, an encode/mux thread.
+
+A job that fails (unreadable file, a model error on that image, a full disk) is recorded and the batch goes on;
+running out of memory at the smallest tile (ResourceError) stops the batch, as every later job would fail too.
+Ctrl-C stops the threads, lets a file being written finish its atomic rename or removes a partial video, and
+re-raises KeyboardInterrupt for the CLI to exit with 130.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from irtool.engine import paged
+from irtool.engine.jobs import Job
+from irtool.engine.pixels import restore_pixels
+from irtool.engine.runner import Runner
+from irtool.errors import IrtoolError, ResourceError
+
+_END = object()  # end of a stream of queue items
+
+
+@dataclass
+class Outcome:
+    source: str
+    output: str | None
+    status: str  # done | skipped | failed
+    seconds: float = 0.0
+    error: str | None = None
+    frames: int | None = None  # videos only
+
+
+@dataclass
+class WriteOptions:
+    quality: int | None = None
+    keep_metadata: bool = True  # EXIF and ICC from the input go into the output
+
+
+@dataclass
+class VideoOptions:
+    codec: str | None = None
+    crf: int | None = None
+    pix_fmt: str | None = None
+
+
+@dataclass
+class Reporter:
+    """Progress hooks (all optional): a job starts with a number of work units (tiles or frames), units advance."""
+
+    started: Callable[[Job, int | None], None] = field(default=lambda job, units: None)
+    advanced: Callable[[int], None] = field(default=lambda n: None)
+    finished: Callable[[Outcome], None] = field(default=lambda outcome: None)
+
+
+def run_jobs(
+    jobs: list[Job],
+    runner: Runner,
+    *,
+    write: WriteOptions | None = None,
+    video: VideoOptions | None = None,
+    reporter: Reporter | None = None,
+) -> list[Outcome]:
+    """Run every job; the outcomes come back in job order."""
+    from irtool.io.images import read_image, write_image
+
+    write = write or WriteOptions()
+    video = video or VideoOptions()
+    reporter = reporter or Reporter()
+    outcomes: dict[int, Outcome] = {}
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=1)
+    restored: queue.Queue = queue.Queue(maxsize=1)
+
+    def record(i: int, outcome: Outcome) -> None:
+        outcomes[i] = outcome
+        reporter.finished(outcome)
+
+    def read_ahead() -> None:
+        for i, job in enumerate(jobs):
+            started = time.perf_counter()
+            payload: Any = None
+            if job.runnable and job.kind == "image":
+                try:
+                    payload = read_image(job.source)
+                    payload.pixels = paged.spill(payload.pixels)  # huge images: into a file, out of RAM
+                except Exception as exc:  # reported per job; the batch goes on
+                    payload = exc
+            if not _put(decoded, (i, job, payload, started), stop):
+                return
+        _put(decoded, _END, stop)
+
+    def write_behind() -> None:
+        while (item := _get(restored, stop)) is not _END and item is not None:
+            i, job, pixels, (exif, icc), started = item
+            try:
+                write_image(
+                    job.output,
+                    pixels,
+                    exif=exif if write.keep_metadata else None,
+                    icc=icc if write.keep_metadata else None,
+                    quality=write.quality,
+                    protect=[job.source],
+                )
+            except Exception as exc:
+                record(i, _failed(job, exc, started))
+            else:
+                record(i, Outcome(str(job.source), str(job.output), "done", time.perf_counter() - started))
+
+    reader = threading.Thread(target=read_ahead, name="irtool-read", daemon=True)
+    writer = threading.Thread(target=write_behind, name="irtool-write", daemon=True)
+    reader.start()
+    writer.start()
+    try:
+        while (item := _get(decoded, stop)) is not _END and item is not None:
+            i, job, payload, started = item
+            if job.skip:
+                record(i, Outcome(str(job.source), str(job.output), "skipped"))
+            elif job.error is not None:
+                record(i, Outcome(str(job.source), None, "failed", error=job.error))
+            elif job.kind == "video":
+                record(i, restore_video(job, runner, video, reporter))
+            elif isinstance(payload, Exception):
+                record(i, _failed(job, payload, started))
+            else:
+                try:
+                    reporter.started(job, None)
+                    pixels = restore_pixels(runner, payload.pixels, on_tiles=reporter.advanced)
+                except ResourceError:
+                    raise
+                except Exception as exc:
+                    record(i, _failed(job, exc, started))
+                    continue
+                metadata = (payload.exif, payload.icc)
+                del item, payload  # the input pixels are not needed while the output is written
+                _put(restored, (i, job, pixels, metadata, started), stop)
+        _put(restored, _END, stop)
+        writer.join()
+    except BaseException:
+        stop.set()
+        writer.join(timeout=60)  # a write in progress completes (it is atomic); queued results are dropped
+        raise
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def restore_video(job: Job, runner: Runner, options: VideoOptions, reporter: Reporter | None = None) -> Outcome:
+    """Decode, restore and encode one video frame by frame, copying its audio and subtitle streams."""
+    from irtool.io.video import Frame, VideoReader, VideoWriter
+
+    reporter = reporter or Reporter()
+    started = time.perf_counter()
+    try:
+        reader = VideoReader(job.source)
+    except IrtoolError as exc:
+        return _failed(job, exc, started)
+    s = runner.descriptor.scale
+    try:
+        writer = VideoWriter(
+            job.output,
+            reader,
+            reader.width * s,
+            reader.height * s,
+            codec=options.codec,
+            crf=options.crf,
+            pix_fmt=options.pix_fmt,
+        )
+    except IrtoolError as exc:
+        reader.close()
+        if exc.exit_code != 1:  # a bad --codec / --pix-fmt is the user's option, not this file
+            raise
+        return _failed(job, exc, started)
+
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=4)
+    encoded: queue.Queue = queue.Queue(maxsize=4)
+    errors: list[BaseException] = []
+
+    def decode() -> None:
+        try:
+            for item in reader.items():
+                if not _put(decoded, item, stop):
+                    return
+        except BaseException as exc:
+            errors.append(exc)
+        _put(decoded, _END, stop)
+
+    def encode() -> None:
+        try:
+            while (item := _get(encoded, stop)) is not _END and item is not None:
+                if isinstance(item, Frame):
+                    writer.write_frame(item.pixels, item.pts)
+                else:
+                    writer.copy_packet(item)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=t, name=f"irtool-{t.__name__}", daemon=True) for t in (decode, encode)]
+    for t in threads:
+        t.start()
+    frames = 0
+    reporter.started(job, reader.frame_count)
+    try:
+        while not errors and (item := _get(decoded, stop)) is not _END and item is not None:
+            if isinstance(item, Frame):
+                item = Frame(restore_pixels(runner, item.pixels), item.pts)
+                frames += 1
+                reporter.advanced(1)
+            if not _put(encoded, item, stop):
+                break
+        _put(encoded, _END, stop)
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        writer.close()
+    except BaseException as exc:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        writer.abort()
+        if isinstance(exc, (KeyboardInterrupt, ResourceError)):
+            raise
+        return _failed(job, exc, started)
+    finally:
+        reader.close()
+    return Outcome(str(job.source), str(job.output), "done", time.perf_counter() - started, frames=frames)
+
+
+def _failed(job: Job, exc: BaseException, started: float) -> Outcome:
+    message = str(exc) if isinstance(exc, IrtoolError) else f"{job.source}: {type(exc).__name__}: {exc}"
+    return Outcome(str(job.source), None, "failed", time.perf_counter() - started, error=message)
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Put unless asked to stop (a full queue must not block shutdown forever)."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event) -> Any:
+    """The next item, or None once asked to stop."""
+    while not stop.is_set():
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    return None

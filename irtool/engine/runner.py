@@ -1,0 +1,300 @@
+"""A model on a device at a precision, restoring images tile by tile with the safety nets users asked for.
+
+- Tile size: `tile=None` picks it (from free memory on CUDA/MPS, measured with two probe passes; fixed on the CPU),
+  `tile=0` means the whole image, `tile=N` at most N input pixels a side.
+- Out of memory: the tile halves and the image starts again; the smaller tile sticks for the images that follow.
+- NaN/Inf in a reduced-precision result: that batch of tiles is run again in fp32 (counted in `nan_retries`).
+- i-LN models (`descriptor.global_stats`): tiles must share the whole image's normalisation statistics. They are
+  recorded on the image downscaled until it fits one tile, and replayed into every tile
+  (`irtool.models.norms.record_statistics` / `use_statistics`); an image that fits one tile needs neither.
+
+Models that run on onnxruntime (`runs_on_onnxruntime`) go through the same tiling and blending on the host; their
+precision is whatever the exported graph holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from irtool.engine.devices import (
+    choose_precision,
+    free_memory,
+    is_out_of_memory,
+    precision_name,
+    release_cached_memory,
+    resolve_device,
+)
+from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, run_tiled
+from irtool.errors import ResourceError, UsageError
+
+# On the CPU memory is rarely the limit; a tile this size keeps activations of the shipped models in a few hundred
+# MB and the overlap overhead small (benchmarks/restore.py measures the trade-off).
+CPU_TILE = 512
+MIN_TILE = 32  # below this the overlap eats the tile; out of memory here is a ResourceError
+MAX_AUTO_TILE = 2048  # beyond this a bigger tile buys almost nothing and delays the first output
+DEFAULT_OVERLAP = 16
+
+
+class Runner:
+    """Holds a model ready for inference; `restore` and `restore_tiles` are the two ways in."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        tile: int | None = None,
+        overlap: int | None = None,
+        tile_batch: int = 1,
+        compile: bool = False,
+        log: Callable[[str], None] | None = None,
+    ):
+        if tile is not None and tile < 0:
+            raise UsageError(f"tile must be a size in pixels, 0 (whole image) or auto, not {tile}")
+        if tile_batch < 1:
+            raise UsageError(f"--tile-batch must be at least 1, not {tile_batch}")
+        self.descriptor = model.descriptor
+        self.log = log or (lambda message: None)
+        self.onnx = bool(getattr(model, "runs_on_onnxruntime", False))
+        if self.onnx:
+            # The session owns its device; tensors meet it on the host.
+            self.device = torch.device("cpu")
+            self.dtype = torch.float32
+            self.precision = getattr(model, "precision", "fp32")
+        else:
+            self.device = resolve_device(device)
+            self.dtype = choose_precision(precision, self.device, self.descriptor)
+            self.precision = precision_name(self.dtype)
+        self.channels_last = self.device.type == "cuda" and not self.onnx
+        model = model.eval().to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if compile and not self.onnx:
+            model = torch.compile(model)
+        self.model = model
+        self.tile = tile
+        self.overlap = DEFAULT_OVERLAP if overlap is None else overlap
+        if self.overlap < 0:
+            raise UsageError(f"--tile-overlap must be >= 0, not {self.overlap}")
+        self.tile_batch = tile_batch
+        self.nan_retries = 0
+        self.oom_retries = 0
+        self.last_plan: TilePlan | None = None
+        self._told: set[str] = set()  # notes already logged (once per run, not once per image)
+
+    # ------------------------------------------------------------------------------------------------ public
+
+    def restore(self, pixels: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """(C, H, W) float in [0, 1] -> (C_out, H*scale, W*scale) float32; numpy in, numpy out; torch in, torch out.
+
+        A (B, C, H, W) batch is restored image by image.
+        """
+        as_numpy = isinstance(pixels, np.ndarray)
+        x = torch.from_numpy(np.ascontiguousarray(pixels)) if as_numpy else pixels.detach()
+        if x.ndim == 4:
+            outs = [self.restore(image) for image in x]
+            return np.stack(outs) if as_numpy else torch.stack(outs)  # type: ignore[arg-type]
+        if x.ndim != 3 or x.shape[0] != self.descriptor.in_channels:
+            raise UsageError(
+                f"expected a ({self.descriptor.in_channels}, H, W) image for {self.descriptor.arch}, "
+                f"got shape {tuple(x.shape)}"
+            )
+        x = x.to("cpu", torch.float32)
+        _, h, w = x.shape
+        s = self.descriptor.scale
+        out = torch.empty(self.descriptor.out_channels, h * s, w * s)
+
+        def read(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+            return x[:, y0:y1, x0:x1]
+
+        def write(top: int, rows: torch.Tensor) -> None:
+            out[:, top : top + rows.shape[1]] = rows
+
+        self.restore_tiles(read, h, w, write)
+        return out.numpy() if as_numpy else out
+
+    def restore_tiles(
+        self,
+        read: ReadFn,
+        height: int,
+        width: int,
+        write: WriteFn,
+        *,
+        on_tiles: Callable[[int], None] | None = None,
+    ) -> TilePlan:
+        """Restore an image the engine reads region by region and writes row by row (see irtool.engine.tiling)."""
+        while True:
+            plan = plan_tiles(
+                height,
+                width,
+                tile=self._tile_limit(),
+                overlap=self.overlap,
+                scale=self.descriptor.scale,
+                multiple=self.descriptor.size_multiple,
+            )
+            try:
+                with torch.inference_mode(), self._shared_statistics(plan, read):
+                    run_tiled(
+                        plan,
+                        read,
+                        self._forward,
+                        write,
+                        out_channels=self.descriptor.out_channels,
+                        batch=self.tile_batch,
+                        on_tiles=on_tiles,
+                    )
+                self.last_plan = plan
+                return plan
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+            # Outside the except block: the traceback no longer pins the failed pass's tensors.
+            release_cached_memory(self.device)
+            self._back_off(plan)
+
+    @property
+    def tile_label(self) -> str:
+        """What the summary shows: the tile limit in use (images smaller than it run whole)."""
+        if self.tile is None:
+            return "auto"
+        return "whole image" if self.tile == 0 else f"{self.tile}px, overlap {self.overlap}"
+
+    # ----------------------------------------------------------------------------------------------- internals
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self._run(x, self.dtype)
+        if self.dtype != torch.float32 and not bool(torch.isfinite(y).all()):
+            self.nan_retries += 1
+            y = self._run(x, torch.float32)
+        return y.to("cpu", torch.float32)
+
+    def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if dtype == torch.float32:
+            return self.model(x)
+        with torch.autocast(self.device.type, dtype=dtype):
+            return self.model(x)
+
+    def _tile_limit(self) -> int:
+        if self.tile is None:
+            self.tile = self._auto_tile()
+        return self.tile
+
+    def _auto_tile(self) -> int:
+        free = None if self.onnx else free_memory(self.device)
+        if free is None:
+            return CPU_TILE
+        per_pixel, fixed = self._memory_per_pixel()
+        if per_pixel <= 0:
+            return CPU_TILE
+        side = math.isqrt(max(0, int((0.7 * free - fixed) / per_pixel)))
+        m = self.descriptor.size_multiple
+        return int(min(MAX_AUTO_TILE, max(MIN_TILE, side // m * m)))
+
+    def _memory_per_pixel(self) -> tuple[float, float]:
+        """Peak bytes of one forward pass ~ fixed + per_pixel * area, fitted on two small probe tiles."""
+        m = self.descriptor.size_multiple
+        sides = [math.ceil(s / m) * m for s in (96, 192)]
+        peaks = []
+        for side in sides:
+            x = torch.rand(1, self.descriptor.in_channels, side, side)
+            release_cached_memory(self.device)
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
+                base = torch.cuda.memory_allocated(self.device)
+            else:
+                base = torch.mps.driver_allocated_memory()
+            with torch.inference_mode(), self._shared_statistics(None, None):
+                self._forward(x)
+            if self.device.type == "cuda":
+                peaks.append(torch.cuda.max_memory_allocated(self.device) - base)
+            else:
+                peaks.append(torch.mps.driver_allocated_memory() - base)
+        area = [s * s for s in sides]
+        per_pixel = (peaks[1] - peaks[0]) / (area[1] - area[0])
+        return per_pixel, max(0.0, peaks[0] - per_pixel * area[0])
+
+    def _back_off(self, plan: TilePlan) -> None:
+        m = self.descriptor.size_multiple
+        current = plan.tile_size
+        smallest = math.ceil(MIN_TILE / m) * m
+        smaller = max(smallest, current // 2 // m * m)
+        if current <= smallest:
+            raise ResourceError(
+                f"out of memory on {self.device} even with {current}px tiles; "
+                "try --precision bf16/fp16, a smaller model, or --device cpu"
+            )
+        self.oom_retries += 1
+        self.tile = smaller
+        self.log(f"out of memory with {current}px tiles on {self.device}: retrying with {smaller}px tiles")
+
+    def _log_once(self, key: str, message: str) -> None:
+        if key not in self._told:
+            self._told.add(key)
+            self.log(message)
+
+    @contextmanager
+    def _shared_statistics(self, plan: TilePlan | None, read: ReadFn | None) -> Iterator[None]:
+        """For i-LN models cut into tiles: every tile normalises with statistics of the whole (downscaled) image."""
+        if not self.descriptor.global_stats or plan is None or read is None or plan.tile_count == 1:
+            yield
+            return
+        if self.onnx:
+            self._log_once("onnx-iln", "this ONNX model normalises each tile on its own (i-LN); --tile 0 is exact")
+            yield
+            return
+        from irtool.models.norms import record_statistics, use_statistics
+
+        factor = math.ceil(math.sqrt(plan.height * plan.width / plan.tile_size**2))
+        small = _downscaled(read, plan.height, plan.width, factor)
+        self._log_once(
+            "downscaled-stats",
+            f"i-LN statistics taken from the image downscaled {factor}x to {small.shape[-1]}x{small.shape[-2]} "
+            "(it does not fit one tile); use a larger --tile for the exact whole-image result",
+        )
+        with record_statistics(self.model) as stats:
+            self._forward(small[None])
+        with use_statistics(self.model, stats):
+            yield
+
+
+def _downscaled(read: ReadFn, height: int, width: int, factor: int) -> torch.Tensor:
+    """Box-average the image by `factor`, reading it a stripe at a time (the full image never sits in float)."""
+    step = factor * max(1, 256 // factor)
+    parts = [
+        F.avg_pool2d(read(y, min(height, y + step), 0, width)[None], factor, ceil_mode=True)[0]
+        for y in range(0, height, step)
+    ]
+    return torch.cat(parts, dim=1)
+
+
+def restore_image(
+    model: Any,
+    pixels: np.ndarray | torch.Tensor,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+) -> np.ndarray | torch.Tensor:
+    """Restore one (C, H, W) float image in [0, 1]; returns (C_out, H*scale, W*scale) float32, not clamped.
+
+    `model` is a module from irtool.models (or an existing Runner, whose settings then apply). For many images,
+    build one `Runner` and call `runner.restore(...)`: the model moves to the device and is sized up only once.
+    """
+    runner = (
+        model
+        if isinstance(model, Runner)
+        else Runner(model, device=device, precision=precision, tile=tile, overlap=overlap)
+    )
+    return runner.restore(pixels)

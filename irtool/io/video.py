@@ -1,0 +1,248 @@
+"""Video files in and out through PyAV, frame by frame: no temporary frame folders, no ffmpeg subprocess.
+
+The reader demuxes the file once. Video packets are decoded to RGB arrays (48-bit when the source has more than 8
+bits); audio and subtitle packets come out untouched, in file order, for the writer to copy (remux, no re-encode).
+The writer encodes frames with the source's timestamps in the source's time base, so frame rate, variable frame
+timing and the frame count are kept; it writes to a temporary file beside the target and renames it when the
+stream is complete, so an interrupted job leaves nothing behind.
+
+PyAV (`av`) is the optional `video` extra: it is imported only when a video is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from irtool.errors import InputError, UnavailableError, UsageError
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".webm", ".avi"})
+# The encoder used when --codec is not given, per container.
+DEFAULT_CODECS = {".webm": "libvpx-vp9"}
+DEFAULT_CODEC = "libx264"
+DEFAULT_CRF = 18
+DEFAULT_PIX_FMT = "yuv420p"
+_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libsvtav1", "libaom-av1"}
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def _av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise UnavailableError("videos need PyAV: pip install 'irtool[video]'") from None
+    return av
+
+
+@dataclass
+class Frame:
+    """One decoded picture: (H, W, 3) RGB, uint8 or uint16; `pts` in the video stream's time base (None if unknown)."""
+
+    pixels: np.ndarray
+    pts: int | None
+
+
+class VideoReader:
+    """The frames of a file's first video stream, interleaved with the packets of its audio and subtitle streams."""
+
+    def __init__(self, path: str | os.PathLike):
+        av = _av()
+        self.path = Path(path)
+        try:
+            self.container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot read video '{self.path}': {_reason(exc)}") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError(f"cannot read video '{self.path}': it has no video stream")
+        self.video = self.container.streams.video[0]
+        self.video.thread_type = "AUTO"
+        self.copied = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
+        self.deep = _bits(self.video.codec_context.format) > 8
+        self.rgb_format = "rgb48le" if self.deep else "rgb24"
+
+    @property
+    def width(self) -> int:
+        return self.video.codec_context.width
+
+    @property
+    def height(self) -> int:
+        return self.video.codec_context.height
+
+    @property
+    def rate(self) -> Fraction:
+        return Fraction(self.video.average_rate or self.video.guessed_rate or 25)
+
+    @property
+    def frame_count(self) -> int | None:
+        """From the container header, when it says (mkv and webm often do not); for progress bars only."""
+        return self.video.frames or None
+
+    def items(self) -> Iterator[Frame | Any]:
+        """Frames (decoded) and av.Packet objects of the copied streams, in the order the file holds them."""
+        wanted = [self.video, *self.copied]
+        try:
+            for packet in self.container.demux(wanted):
+                if packet.stream.index == self.video.index:
+                    for frame in packet.decode():
+                        yield Frame(frame.to_ndarray(format=self.rgb_format), frame.pts)
+                elif packet.dts is not None:  # skip the empty packets that only flush a decoder
+                    yield packet
+        except av_errors() as exc:
+            raise InputError(f"cannot decode video '{self.path}': {_reason(exc)}") from None
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class VideoWriter:
+    """Encodes restored frames and copies the reader's other streams into `path` (renamed into place on `close`)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        reader: VideoReader,
+        width: int,
+        height: int,
+        *,
+        codec: str | None = None,
+        crf: int | None = None,
+        pix_fmt: str | None = None,
+    ):
+        av = _av()
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        codec = codec or DEFAULT_CODECS.get(suffix, DEFAULT_CODEC)
+        pix_fmt = pix_fmt or DEFAULT_PIX_FMT
+        _check_encoder(av, codec, pix_fmt)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Not mkstemp: its 0600 mode would survive the rename; this file gets the umask's usual permissions.
+        self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp{suffix}")
+        self.rgb_format = reader.rgb_format
+        self.time_base = reader.video.time_base
+        self._next_pts = 0
+        self._ticks_per_frame = max(1, round(1 / (reader.rate * self.time_base))) if self.time_base else 1
+        try:
+            self.container = av.open(str(self.tmp), "w")
+            self.stream = self.container.add_stream(codec, rate=reader.rate)
+            self.stream.width, self.stream.height = width, height
+            self.stream.pix_fmt = pix_fmt
+            if self.time_base:
+                self.stream.codec_context.time_base = self.time_base
+            options = {}
+            if codec in _CRF_CODECS:
+                options["crf"] = str(DEFAULT_CRF if crf is None else crf)
+                if codec.startswith("libvpx"):
+                    options["b:v"] = "0"  # constant quality rather than a bitrate cap
+            elif crf is not None:
+                raise UsageError(f"--crf does not apply to codec {codec}")
+            self.stream.options = options
+            self.copies = {}
+            for source in reader.copied:
+                try:
+                    self.copies[source.index] = self.container.add_stream_from_template(source)
+                except (ValueError, av.error.FFmpegError) as exc:
+                    raise InputError(
+                        f"cannot copy the {source.type} stream ({source.codec_context.name}) of '{reader.path}' "
+                        f"into a {suffix} file ({_reason(exc)}); choose an .mkv output"
+                    ) from None
+        except BaseException:
+            self.abort()
+            raise
+
+    def write_frame(self, pixels: np.ndarray, pts: int | None) -> None:
+        av = _av()
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=self.rgb_format)
+        frame.pts = self._next_pts if pts is None else pts
+        self._next_pts = frame.pts + self._ticks_per_frame
+        if self.time_base:
+            frame.time_base = self.time_base
+        try:
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+        except av_errors() as exc:
+            raise InputError(f"cannot encode '{self.path}': {_reason(exc)}") from None
+
+    def copy_packet(self, packet: Any) -> None:
+        target = self.copies.get(packet.stream.index)
+        if target is None:
+            return
+        packet.stream = target
+        try:
+            self.container.mux(packet)
+        except av_errors() as exc:
+            raise InputError(f"cannot copy a {target.type} packet into '{self.path}': {_reason(exc)}") from None
+
+    def close(self) -> None:
+        """Flush the encoder, finish the file and move it into place."""
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            self.container.close()
+        except av_errors() as exc:
+            self.abort()
+            raise InputError(f"cannot finish '{self.path}': {_reason(exc)}") from None
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        container = getattr(self, "container", None)
+        if container is not None:
+            with contextlib.suppress(Exception):  # a half-initialised container may fail to close; the file goes anyway
+                container.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def probe(path: str | os.PathLike) -> dict[str, Any]:
+    """Frame count (by decoding), size, rate and stream kinds: what the tests and `--json` report about a video."""
+    reader = VideoReader(path)
+    try:
+        frames = sum(1 for item in reader.items() if isinstance(item, Frame))
+        return {
+            "frames": frames,
+            "width": reader.width,
+            "height": reader.height,
+            "rate": float(reader.rate),
+            "streams": [s.type for s in reader.container.streams],
+        }
+    finally:
+        reader.close()
+
+
+def av_errors() -> tuple[type[BaseException], ...]:
+    av = _av()
+    return (av.error.FFmpegError,)
+
+
+def _check_encoder(av: Any, codec: str, pix_fmt: str) -> None:
+    try:
+        found = av.codec.Codec(codec, "w")
+    except Exception:
+        raise UsageError(f"--codec {codec}: this PyAV build has no such encoder") from None
+    if found.type != "video":
+        raise UsageError(f"--codec {codec}: not a video encoder")
+    formats = [f.name for f in found.video_formats or ()]
+    if formats and pix_fmt not in formats:
+        raise UsageError(f"--pix-fmt {pix_fmt}: {codec} takes {', '.join(formats)}")
+
+
+def _bits(fmt: Any) -> int:
+    try:
+        return max(c.bits for c in fmt.components)
+    except (AttributeError, ValueError):
+        return 8
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -1,0 +1,143 @@
+"""Runner: tiled restore through the public API, out-of-memory back-off, NaN guard, devices and precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from irtool.engine import Runner, restore_image
+from irtool.engine.devices import choose_precision, resolve_device
+from irtool.errors import ResourceError, UsageError
+from irtool.models.descriptor import ModelDescriptor
+from tests.engine.conftest import TinyCNN, TinyILN
+
+
+class RaisesOOMAbove(nn.Module):
+    """A 1x1 convolution that 'runs out of memory' on inputs larger than `limit` pixels."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+        self.conv = nn.Conv2d(3, 3, 1)
+        self.calls = 0
+        self.descriptor = ModelDescriptor(arch="oom", task="denoise")
+
+    def forward(self, x):
+        self.calls += 1
+        if x.shape[-1] * x.shape[-2] > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return self.conv(x)
+
+
+class NaNUnderAutocast(nn.Module):
+    """Gives NaN whenever it runs in reduced precision, like an fp16 overflow would."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.descriptor = ModelDescriptor(arch="nan", task="denoise", fp16_safe=True)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y * float("nan") if torch.is_autocast_enabled("cpu") else y
+
+
+def test_restore_image_numpy_in_numpy_out(seeded):
+    model = TinyCNN(scale=2).eval()
+    x = np.random.default_rng(0).random((3, 40, 30), dtype=np.float32)
+    out = restore_image(model, x, tile=32, overlap=6, device="cpu")
+    assert isinstance(out, np.ndarray) and out.shape == (3, 80, 60) and out.dtype == np.float32
+    with torch.no_grad():
+        whole = model(torch.from_numpy(x)[None])[0].numpy()
+    np.testing.assert_allclose(out, whole, atol=2e-5)
+    batch = Runner(model, device="cpu", tile=0).restore(torch.from_numpy(np.stack([x, x])))
+    assert isinstance(batch, torch.Tensor) and batch.shape == (2, 3, 80, 60)
+
+
+def test_wrong_channel_count_is_a_usage_error(seeded):
+    with pytest.raises(UsageError, match=r"\(3, H, W\)"):
+        restore_image(TinyCNN(), np.zeros((1, 8, 8), np.float32), device="cpu")
+
+
+def test_out_of_memory_halves_the_tile_and_retries(seeded):
+    model = RaisesOOMAbove(limit=40 * 40)
+    logs: list[str] = []
+    runner = Runner(model, device="cpu", tile=128, overlap=4, log=logs.append)
+    x = torch.rand(3, 100, 90)
+    out = runner.restore(x)
+    assert runner.oom_retries == 2 and runner.tile == 32  # whole 100x90 -> (OOM) 50 -> (OOM) 32
+    assert runner.last_plan is not None and runner.last_plan.tile_size <= 40
+    assert any("retrying with 32px tiles" in line for line in logs)
+    with torch.no_grad():
+        torch.testing.assert_close(out, model.conv(x[None])[0], atol=1e-6, rtol=0)
+    # The smaller tile sticks: the next image does not hit the limit again.
+    before = model.calls
+    runner.restore(torch.rand(3, 60, 60))
+    assert runner.oom_retries == 2 and model.calls - before == runner.last_plan.tile_count
+
+
+def test_out_of_memory_at_the_smallest_tile_is_a_resource_error():
+    runner = Runner(RaisesOOMAbove(limit=10 * 10), device="cpu", tile=64, overlap=4)
+    with pytest.raises(ResourceError, match="out of memory"):
+        runner.restore(torch.rand(3, 80, 80))
+
+
+def test_nan_in_reduced_precision_is_redone_in_fp32(seeded):
+    model = NaNUnderAutocast().eval()
+    runner = Runner(model, device="cpu", precision="bf16", tile=32, overlap=4)
+    x = torch.rand(3, 50, 50)
+    out = runner.restore(x)
+    assert torch.isfinite(out).all()
+    assert runner.nan_retries == runner.last_plan.tile_count > 1
+    with torch.no_grad():
+        torch.testing.assert_close(out, model(x[None])[0], atol=1e-5, rtol=0)
+
+
+def test_iln_model_too_large_for_one_tile_uses_downscaled_statistics(seeded):
+    model = TinyILN().eval()
+    # Smooth content, like a photo at this scale: downscaling keeps its statistics (white noise would not).
+    yy, xx = torch.meshgrid(torch.linspace(0, 3, 96), torch.linspace(0, 3, 96), indexing="ij")
+    x = torch.stack([torch.sin(xx) * 0.3 + 0.5, torch.cos(yy) * xx / 6 + 0.3, (xx * yy).sin() * 0.2 + 0.4])
+    logs: list[str] = []
+    runner = Runner(model, device="cpu", tile=48, overlap=8, log=logs.append)
+    out = runner.restore(x)
+    assert any("downscaled" in line for line in logs), logs
+    with torch.no_grad():
+        whole = model(x[None])[0]
+        naive = Runner(TinyILN_like(model), device="cpu", tile=48, overlap=8).restore(x)
+    shared_error = (out - whole).abs().max()
+    assert shared_error < 0.01
+    assert shared_error < (naive - whole).abs().max()  # better than letting every tile normalise itself
+    # An image that fits one tile runs whole: exact.
+    small = torch.rand(3, 40, 40)
+    torch.testing.assert_close(runner.restore(small), model(small[None])[0], atol=1e-6, rtol=0)
+
+
+def TinyILN_like(model: TinyILN) -> TinyILN:
+    """The same weights, but a descriptor that does not ask for shared statistics (each tile normalises itself)."""
+    clone = TinyILN()
+    clone.load_state_dict(model.state_dict())
+    clone.descriptor = ModelDescriptor(arch="tiny-iln", task="denoise", global_stats=False)
+    return clone.eval()
+
+
+def test_precision_choice():
+    cpu = torch.device("cpu")
+    safe = ModelDescriptor(arch="a", task="sr", fp16_safe=True, bf16_safe=True)
+    assert choose_precision("auto", cpu, safe) == torch.float32
+    assert choose_precision("bf16", cpu, safe) == torch.bfloat16
+    with pytest.raises(UsageError):
+        choose_precision("int8", cpu, safe)
+
+
+def test_missing_device_is_a_resource_error():
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ResourceError, match="no CUDA device"):
+            resolve_device("cuda:0")
+    with pytest.raises(ResourceError):
+        resolve_device(f"cuda:{torch.cuda.device_count() + 3}")
+    with pytest.raises(UsageError):
+        resolve_device("tpu")

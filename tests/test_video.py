@@ -1,0 +1,183 @@
+"""Videos: frames, frame rate and timestamps kept, audio copied, nothing half-written on failure or Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from torch import nn
+
+av = pytest.importorskip("av")
+
+from irtool.cli import main  # noqa: E402
+from irtool.engine import Runner  # noqa: E402
+from irtool.engine.jobs import Job  # noqa: E402
+from irtool.engine.pipeline import VideoOptions, restore_video  # noqa: E402
+from irtool.errors import UnavailableError  # noqa: E402
+from irtool.io.video import VideoReader, probe  # noqa: E402
+from irtool.models.descriptor import ModelDescriptor  # noqa: E402
+
+
+def make_video(
+    path: Path, *, frames: int = 24, size: tuple[int, int] = (32, 24), rate: int = 24, audio: bool = True
+) -> None:
+    """A small H.264 clip with a moving gradient and, optionally, one second of AAC sine per 24 frames."""
+    w, h = size
+    with av.open(str(path), "w") as c:
+        video = c.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        sound = c.add_stream("aac", rate=48000) if audio else None
+        if sound is not None:
+            sound.layout = "mono"
+        for i in range(frames):
+            img = np.zeros((h, w, 3), np.uint8)
+            img[..., 0] = (np.arange(w) * 8 + i * 5) % 256
+            img[..., 1] = (np.arange(h)[:, None] * 10) % 256
+            for packet in video.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(packet)
+        if sound is not None:
+            n = 48000 * frames // rate
+            samples = (0.3 * np.sin(np.arange(n) * 2 * np.pi * 440 / 48000)).astype(np.float32)[None]
+            for start in range(0, n, 1024):
+                frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 48000, start
+                for packet in sound.encode(frame):
+                    c.mux(packet)
+            for packet in sound.encode(None):
+                c.mux(packet)
+        for packet in video.encode(None):
+            c.mux(packet)
+
+
+def _frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [round(float(f.time), 4) for f in c.decode(video=0)]
+
+
+def _audio_packets(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for p in c.demux(audio=0) if p.dts is not None)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(["restore", *args])
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
+
+
+def test_video_with_audio_keeps_frames_timing_and_audio(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    make_video(clip)
+    out = tmp_path / "clip_x4.mp4"
+    code, stdout, err = run_cli(capsys, str(clip), "-m", "bicubic", "-o", str(out), "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["items"][0]["frames"] == 24
+    info = probe(out)
+    assert (info["frames"], info["width"], info["height"]) == (24, 128, 96)
+    assert info["rate"] == 24.0 and info["streams"] == ["video", "audio"]
+    assert _frame_times(out) == _frame_times(clip)
+    assert _audio_packets(out) == _audio_packets(clip) > 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_mkv_default_output_name_and_encoder_options(tmp_path, capsys):
+    clip = tmp_path / "clip.mkv"
+    make_video(clip, frames=6, rate=25)
+    code, _, err = run_cli(capsys, str(clip), "-m", "identity", "--codec", "libx265", "--crf", "30")
+    assert code == 0, err
+    out = tmp_path / "restored" / "clip.mkv"
+    info = probe(out)
+    assert (info["frames"], info["width"], info["rate"]) == (6, 32, 25.0)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "hevc"
+    assert run_cli(capsys, str(clip), "-m", "identity", "--codec", "no-such-codec", "--overwrite")[0] == 2
+    assert run_cli(capsys, str(clip), "-m", "identity", "--pix-fmt", "nv99", "--overwrite")[0] == 2
+
+
+def test_audio_a_container_cannot_hold_fails_with_advice(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=4)
+    code, _, err = run_cli(capsys, str(clip), "-m", "identity", "-o", str(tmp_path / "out.webm"))
+    assert code == 1 and ".mkv" in err
+    assert list(tmp_path.glob("*.webm")) == [] and list(tmp_path.glob(".*")) == []
+
+
+class _StopsAfter(nn.Module):
+    """Identity that raises `exc` on frame number `n` (counting from 1)."""
+
+    def __init__(self, n: int, exc: BaseException):
+        super().__init__()
+        self.n, self.exc, self.seen = n, exc, 0
+        self.descriptor = ModelDescriptor(arch="stop", task="denoise")
+
+    def forward(self, x):
+        self.seen += 1
+        if self.seen == self.n:
+            raise self.exc
+        return x
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), RuntimeError("model broke")])
+def test_interrupted_or_failed_video_leaves_no_file(tmp_path, exc):
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=12)
+    out = tmp_path / "out" / "clip.mp4"
+    runner = Runner(_StopsAfter(5, exc), device="cpu", tile=0)
+    job = Job(clip, out, "video")
+    if isinstance(exc, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            restore_video(job, runner, VideoOptions())
+    else:
+        outcome = restore_video(job, runner, VideoOptions())
+        assert outcome.status == "failed" and "model broke" in outcome.error
+    assert list((tmp_path / "out").iterdir()) == []  # neither the output nor its temporary file
+
+
+def test_broken_video_is_a_failed_job(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42 definitely not a movie")
+    outcome = restore_video(
+        Job(bad, tmp_path / "o.mp4", "video"), Runner(_StopsAfter(0, RuntimeError()), device="cpu"), VideoOptions()
+    )
+    assert outcome.status == "failed" and "bad.mp4" in outcome.error
+
+
+def test_rate_and_deep_frames_are_read(tmp_path):
+    clip = tmp_path / "c.mkv"
+    make_video(clip, frames=3, rate=30, audio=False)
+    reader = VideoReader(clip)
+    try:
+        assert reader.rate == Fraction(30) and reader.rgb_format == "rgb24" and reader.copied == []
+        frames = [item for item in reader.items() if hasattr(item, "pixels")]
+        assert len(frames) == 3 and frames[0].pixels.shape == (24, 32, 3)
+    finally:
+        reader.close()
+
+
+def test_missing_pyav_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(UnavailableError, match=r"irtool\[video\]"):
+        VideoReader(tmp_path / "x.mp4")
+
+
+def test_frames_go_through_the_model(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=3, audio=False)
+
+    class Darken(nn.Module):
+        descriptor = ModelDescriptor(arch="darken", task="denoise")
+
+        def forward(self, x):
+            return x * 0.5
+
+    outcome = restore_video(Job(clip, tmp_path / "o.mp4", "video"), Runner(Darken(), device="cpu"), VideoOptions())
+    assert outcome.status == "done" and outcome.frames == 3
+    with av.open(str(clip)) as a, av.open(str(tmp_path / "o.mp4")) as b:
+        src = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+        dst = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    assert abs(dst.mean() - src.mean() / 2) < 4  # a codec round trip away from half as bright
