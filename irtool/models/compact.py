@@ -28,13 +28,13 @@ non-commercial licence, and shipped defaults must be Apache-2.0. Full-resolution
 
 | name | params | GMACs @ 1x3x256x256 (conv / all) | CPU ms per input MP, 1 / 2 threads |
 |---|---|---|---|
-| compact-sr-x2 | 266,466 | 14.24 / 17.76 | 52,400 / 104,000 |
-| compact-sr-x3 | 272,961 | 14.67 / 18.19 | 54,100 / 87,500 |
-| compact-sr-x4 | 282,054 | 15.26 / 18.78 | 63,200 / 120,600 |
-| compact-denoise | 721,992 | 2.10 / 5.50 | 27,500 / 85,400 |
+| compact-sr-x2 | 266,466 | 14.24 / 17.76 | 37,000 / 59,500 |
+| compact-sr-x3 | 272,961 | 14.67 / 18.19 | 33,200 / 63,900 |
+| compact-sr-x4 | 282,054 | 15.26 / 18.78 | 35,200 / 65,100 |
+| compact-denoise | 721,992 | 2.10 / 5.50 | 15,700 / 62,000 |
 
 MACs from `models.profile.count_macs` ("all" adds attention matmuls). Times: min of 3 inference-mode runs on a
-256x256 input, torch 2.13, on the shared 2-core build machine under a load average of ~13 (eight jobs on two cores),
+256x256 input, torch 2.13, on the shared 2-core build machine under a load average of ~7.7 (eight jobs on two cores),
 so they are several times slower than an idle CPU and the 2-thread column is slower than the 1-thread one; re-measure
 on an idle machine before quoting them.
 """
