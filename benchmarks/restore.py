@@ -3,13 +3,17 @@
     python benchmarks/restore.py video                       # 24-frame clip with audio through the SR model
     python benchmarks/restore.py rss --sizes 4 12 48         # peak RSS of `irtool restore` in a child process
     python benchmarks/restore.py tiling                      # max |tiled - whole| per model
-    python benchmarks/restore.py speed --threads 1 2         # output MP/s per model, beside OpenCV FSRCNN / ESPCN
+    python benchmarks/restore.py speed --threads 1 2 --opencv-python /tmp/cv4/bin/python   # MP/s, beside OpenCV
     python benchmarks/restore.py all
 
-Models: the shipped `sr-x4` / `denoise` when their weights exist, otherwise `compact-sr-x4` / `compact-denoise`
-with random weights (timings and memory do not depend on the weights; the tiling error a little). Every table
-says which. Data: Set5/Set14 LR and CBSD68 from ../shared/datasets (or $IRTOOL_TEST_DATA); synthetic images for
-the memory runs. Prints markdown tables (and JSON with --json); asserts nothing.
+OpenCV's FSRCNN/ESPCN need opencv-contrib (cv2.dnn_superres) 4.x, which must not share an environment with
+opencv-python-headless: `python -m venv /tmp/cv4 && /tmp/cv4/bin/pip install "opencv-contrib-python-headless<5"`.
+
+Models: `--weights sr=FILE denoise=FILE`, else the shipped `sr-x4` / `denoise` when their weights exist, otherwise
+`compact-sr-x4` / `compact-denoise` with random weights (timings and memory do not depend on the weights; the
+tiling error does). Every table says which. Data: Set5 LR and CBSD68 from ../shared/datasets (or
+$IRTOOL_TEST_DATA); synthetic images for the memory runs. Prints markdown tables (and JSON with --json); asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -155,6 +159,10 @@ def synthetic_photo(megapixels: float, path: Path) -> tuple[int, int]:
     return width, height
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def peak_rss(cmd: list[str], limit: float | None = None) -> tuple[float, float, int]:
     """(peak RSS in MB, seconds, exit code) of one child process, from its own rusage (os.wait4).
 
@@ -162,7 +170,8 @@ def peak_rss(cmd: list[str], limit: float | None = None) -> tuple[float, float, 
     reported, which covers decoding and the steady tile-by-tile phase but not the final write.
     """
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A shell that starts jobs in the background ignores SIGINT for them; the child must hear Ctrl-C.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_default_sigint)
     interrupted = False
     while True:
         pid, status, usage = os.wait4(proc.pid, 0 if limit is None else os.WNOHANG)
@@ -262,26 +271,36 @@ def bench_tiling(args: argparse.Namespace) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------- speed
-def _opencv_superres(pb: Path, scale: int):
-    """FSRCNN / ESPCN as OpenCV's dnn_superres runs them: the network on Y of YCrCb, chroma resized (cubic)."""
+def opencv_peer(args: argparse.Namespace) -> None:
+    """Time OpenCV's dnn_superres on images; prints JSON. Needs only cv2 (opencv-contrib) and numpy.
+
+    Runs in whatever Python --opencv-python names: OpenCV's contrib wheels must not share an environment with
+    opencv-python-headless, and OpenCV 5.0's dnn cannot read these graphs (DepthToSpace), so the benchmark may
+    call a separate environment with opencv-contrib-python-headless 4.x.
+    """
     import cv2
 
-    net = cv2.dnn.readNetFromTensorflow(str(pb))
+    cv2.setNumThreads(args.peer_threads)
+    sr = cv2.dnn_superres.DnnSuperResImpl_create()
+    sr.readModel(str(args.pb))
+    sr.setModel(args.algo, args.scale)
+    images = [cv2.imread(str(p)) for p in args.images]
+    sr.upsample(images[0])  # warm-up
+    started = time.perf_counter()
+    pixels = sum(out.shape[0] * out.shape[1] for out in (sr.upsample(im) for im in images))
+    print(json.dumps({"output_mp": pixels / 1e6, "seconds": time.perf_counter() - started, "cv2": cv2.__version__}))
 
-    def upscale(rgb: np.ndarray) -> np.ndarray:
-        ycrcb = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cv2.COLOR_BGR2YCrCb).astype(np.float32) / 255
-        net.setInput(cv2.dnn.blobFromImage(ycrcb[:, :, 0]))
-        y = net.forward()[0, 0]
-        h, w = y.shape
-        chroma = cv2.resize(ycrcb[:, :, 1:], (w, h), interpolation=cv2.INTER_CUBIC)
-        merged = np.clip(np.dstack([y, chroma]) * 255 + 0.5, 0, 255).astype(np.uint8)
-        return cv2.cvtColor(cv2.cvtColor(merged, cv2.COLOR_YCrCb2BGR), cv2.COLOR_BGR2RGB)
 
-    return upscale
+def _time_peer(python: str, algo: str, pb: Path, scale: int, threads: int, images: list[Path]) -> dict:
+    cmd = [python, __file__, "opencv-peer", "--algo", algo, "--pb", str(pb), "--scale", str(scale)]
+    cmd += ["--peer-threads", str(threads), "--images", *map(str, images)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        return {"error": (run.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def bench_speed(args: argparse.Namespace) -> dict:
-    import cv2
     import torch
 
     from irtool.engine import Runner
@@ -289,49 +308,41 @@ def bench_speed(args: argparse.Namespace) -> dict:
     from irtool.io.images import read_image
 
     root = data_root()
-    lr = {
-        s: [read_image(p).pixels for p in sorted((root / "Set5" / "LR_bicubic" / f"X{s}").glob("*.png"))]
-        for s in (2, 3, 4)
-    }
-    noisy = [read_image(p).pixels for p in sorted((root / "CBSD68").glob("*.png"))[:4]]
-    candidates = []
-    for scale in args.scales:
-        model, label = get_model("sr", f"compact-sr-x{scale}" if scale != 4 else None)
-        candidates.append((label, lr[scale], "torch", model))
-        for peer, pb in (
-            ("FSRCNN", PEERS / "opencv-fsrcnn" / f"FSRCNN_x{scale}.pb"),
-            ("ESPCN", PEERS / "opencv-espcn" / f"ESPCN_x{scale}.pb"),
-        ):
-            if pb.is_file():
-                candidates.append((f"OpenCV {peer} x{scale}", lr[scale], "opencv", _opencv_superres(pb, scale)))
+    lr_paths = {s: sorted((root / "Set5" / "LR_bicubic" / f"X{s}").glob("*.png")) for s in args.scales}
+    noisy_paths = sorted((root / "CBSD68").glob("*.png"))[:4]
+    ours = [(*get_model("sr", f"compact-sr-x{s}" if s != 4 else None), lr_paths[s]) for s in args.scales]
     if args.denoise:
-        model, label = get_model("denoise")
-        candidates.append((label, noisy, "torch", model))
+        ours.append((*get_model("denoise"), noisy_paths))
 
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
-        cv2.setNumThreads(threads)
-        for label, images, kind, fn in candidates:
-            run = (lambda im, r=Runner(fn, device="cpu"): restore_pixels(r, im)) if kind == "torch" else fn
-            run(images[0])  # warm-up: allocator, kernels, lazy init
+        for model, label, paths in ours:
+            images = [read_image(p).pixels for p in paths]
+            runner = Runner(model, device="cpu")
+            restore_pixels(runner, images[0])  # warm-up: allocator, kernels, lazy init
             started = time.perf_counter()
-            out_pixels = 0
-            for image in images:
-                out = run(image)
-                out_pixels += out.shape[0] * out.shape[1]
-            seconds = time.perf_counter() - started
-            rows.append(
-                {
-                    "model": label,
-                    "threads": threads,
-                    "images": len(images),
-                    "output_mp": round(out_pixels / 1e6, 3),
-                    "seconds": round(seconds, 2),
-                    "mp_per_s": round(out_pixels / 1e6 / seconds, 4),
-                }
-            )
-            print(f"  {label}, {threads} thread(s): {rows[-1]['mp_per_s']} MP/s", file=sys.stderr)
+            pixels = sum(out.shape[0] * out.shape[1] for out in (restore_pixels(runner, im) for im in images))
+            rows.append(_speed_row(label, threads, len(images), pixels / 1e6, time.perf_counter() - started))
+        for s in args.scales:
+            for algo, pb in (
+                ("fsrcnn", PEERS / "opencv-fsrcnn" / f"FSRCNN_x{s}.pb"),
+                ("espcn", PEERS / "opencv-espcn" / f"ESPCN_x{s}.pb"),
+            ):
+                timing = _time_peer(args.opencv_python, algo, pb, s, threads, lr_paths[s])
+                label = f"OpenCV dnn_superres {algo.upper()} x{s}"
+                if "error" in timing:
+                    print(f"  {label}: unavailable ({timing['error']})", file=sys.stderr)
+                    continue
+                rows.append(
+                    _speed_row(
+                        f"{label} (cv2 {timing['cv2']})",
+                        threads,
+                        len(lr_paths[s]),
+                        timing["output_mp"],
+                        timing["seconds"],
+                    )
+                )
     print(f"\n### CPU throughput, output megapixels per second ({machine()})\n")
     print("Set5 LR images for SR, 4 CBSD68 images for denoising; engine defaults (tile 512, overlap 16).\n")
     print("| model | threads | images | output MP | seconds | MP/s |\n|---|---|---|---|---|---|")
@@ -342,9 +353,22 @@ def bench_speed(args: argparse.Namespace) -> dict:
     return {"machine": machine(), "runs": rows}
 
 
+def _speed_row(label: str, threads: int, images: int, output_mp: float, seconds: float) -> dict:
+    row = {
+        "model": label,
+        "threads": threads,
+        "images": images,
+        "output_mp": round(output_mp, 3),
+        "seconds": round(seconds, 2),
+        "mp_per_s": round(output_mp / seconds, 4),
+    }
+    print(f"  {label}, {threads} thread(s): {row['mp_per_s']} MP/s", file=sys.stderr)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["video", "rss", "tiling", "speed", "all"])
+    parser.add_argument("what", choices=["video", "rss", "tiling", "speed", "all", "opencv-peer"])
     parser.add_argument("--sizes", type=float, nargs="+", default=[4, 12, 48], help="megapixels for rss")
     parser.add_argument("--rss-model", default=None, help="-m for the rss runs (default: the denoiser)")
     parser.add_argument("--rss-threads", type=int, default=2)
@@ -355,7 +379,17 @@ def main() -> None:
     parser.add_argument("--no-denoise", dest="denoise", action="store_false", help="speed: skip the denoiser")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--weights", nargs="+", default=[], metavar="TASK=FILE", help="e.g. sr=run/best.safetensors")
+    parser.add_argument("--opencv-python", default=sys.executable, help="a Python with opencv-contrib (speed)")
+    # opencv-peer (run by `speed` in the --opencv-python environment)
+    parser.add_argument("--algo", help=argparse.SUPPRESS)
+    parser.add_argument("--pb", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--images", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.what == "opencv-peer":
+        opencv_peer(args)
+        return
     for item in args.weights:
         task, _, path = item.partition("=")
         WEIGHTS[task] = Path(path)

@@ -176,6 +176,8 @@ def test_ctrl_c_exits_130_and_leaves_no_partial_files(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
+        # If this test itself runs as a background job, SIGINT is ignored and the child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 60
     while time.time() < deadline and not (tmp_path / "out").is_dir():  # the batch has started writing

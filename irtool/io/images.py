@@ -11,6 +11,7 @@ What OpenCV gets wrong for us, and what this module does instead:
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -269,6 +270,14 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return a.resolve() == b.resolve()
 
 
+@functools.cache
+def _new_file_mode() -> int:
+    # Reading the umask means setting it; done once, before the restore pipeline's writer threads start.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a temp file next to `path`, fsync, rename: readers never see half a file, Ctrl-C leaves no debris."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -281,6 +290,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates the file 0600; give the output the mode a plain open() would have.
+        os.chmod(tmp, _new_file_mode())
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -387,3 +387,12 @@ def test_pillow_reads_our_webp_with_alpha_without_metadata(tmp_path):
     with PILImage.open(io.BytesIO((tmp_path / "a.webp").read_bytes())) as im:
         np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), pixels)
     assert images.format_of("x.WEBP") == "webp"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = tmp_path / "out.png"
+    images.write_image(path, np.zeros((4, 4, 3), np.uint8))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
