@@ -85,3 +85,22 @@ register(
     descriptor={"task": "denoise"},
     description="compact Hi-IR U-Net for blind colour Gaussian denoising (~0.8M params, CPU-friendly)",
 )
+
+
+# The shipped models: the compact configurations with weights trained by `irtool train --preset <name>`, stored in
+# irtool/models/weights/<name>.safetensors with a model card <name>.md beside them.
+for _scale in (2, 3, 4):
+    register(
+        f"sr-x{_scale}",
+        arch="hiir-sr",
+        hparams={**_SR, "scale": _scale},
+        description=f"shipped x{_scale} super-resolution (compact-sr-x{_scale}, trained on T91 + BSD200)",
+    )
+
+register(
+    "denoise",
+    arch="hiir-unet",
+    hparams=_DENOISE,
+    descriptor={"task": "denoise"},
+    description="shipped blind colour denoiser, sigma 0-50 (compact-denoise, trained on T91 + BSD200)",
+)

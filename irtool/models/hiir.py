@@ -556,6 +556,3 @@ register(
     descriptor={"task": "denoise"},
     description="Hi-IR base U-Net for denoising / deraining / deblurring (architecture only; Restormer-sized)",
 )
-
-# The compact shipping configurations are Hi-IR models too; registering them here keeps one import list.
-from irtool.models import compact  # noqa: E402, F401

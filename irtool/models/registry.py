@@ -35,7 +35,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 # Modules that call register_arch / register at import time. Imported on first use of either table, so that
 # importing irtool.models (e.g. from the CLI) stays free of torch.
-_ARCH_MODULES = ("irtool.models.builtin", "irtool.models.restormer", "irtool.models.hiir")
+_ARCH_MODULES = ("irtool.models.builtin", "irtool.models.restormer", "irtool.models.hiir", "irtool.models.compact")
 
 StateDict = Mapping[str, "torch.Tensor"]
 
