@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _data_root() -> Path:
     env = os.environ.get("IRTOOL_TEST_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "datasets"
+    # Resolved: relative roots in training configs are read under $IRTOOL_DATA_DIR, not the working directory.
+    return Path(env).resolve() if env else REPO.parent / "shared" / "datasets"
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,7 @@ def test_bad_config_is_one_line_and_exit_2(capsys, tmp_path):
 def test_a_short_run_from_the_command_line(capsys, tiny_config, tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(tiny_config(schedule={"steps": 2})))
-    code, out, _ = _run(capsys, str(path), "--quiet", "--json", "--out", str(tmp_path / "cli-run"))
-    assert code == 0
+    code, out, err = _run(capsys, str(path), "--quiet", "--json", "--out", str(tmp_path / "cli-run"))
+    assert code == 0, err
     summary = json.loads(out)
     assert summary["steps"] == 2 and (tmp_path / "cli-run" / "last.safetensors").is_file()
