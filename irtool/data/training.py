@@ -3,10 +3,14 @@
 Split in two on purpose:
 - `PatchSampler` (CPU, numpy) picks images, crop offsets and one of the 8 flips/rotations, all from one seeded
   `torch.Generator`, so its whole state is one tensor that a checkpoint can store and restore exactly.
-- `Degradation` runs on the training device: MATLAB-bicubic downscaling (the same kernel, and the same rounding to
-  uint8 after each pass, as the benchmark LR files) and Gaussian noise. Only JPEG needs an encoder and so happens on
-  the CPU side.
+- `Degradation` runs on the training device with the ops of `irtool.ops.degrade`: MATLAB-bicubic downscaling (the
+  same kernel, and the same rounding to uint8 after each pass, as the benchmark LR files), Gaussian noise, JPEG (the
+  one that needs an encoder, on the CPU).
 Images stay uint8 in memory (T91 + BSD200 is about 100 MB) and move to the device as uint8 patches.
+
+For SR the sampler crops `Degradation.margin` extra target pixels on every side and the degradation cuts them off
+after downscaling: the bicubic kernel reaches 2 LR pixels past a patch's edge, so without the margin about a quarter
+of a 32x32 LR patch would be made from mirrored pixels that no interior test pixel ever sees.
 """
 
 from __future__ import annotations
@@ -106,11 +110,10 @@ def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
 class PatchSampler:
     """Random patches from an ImageStore; all randomness from one generator (seed it per process rank)."""
 
-    def __init__(self, store: ImageStore, seed: int, jpeg_quality: list[int] | None = None):
+    def __init__(self, store: ImageStore, seed: int):
         import torch
 
         self.store = store
-        self.jpeg_quality = jpeg_quality
         self.generator = torch.Generator().manual_seed(seed)
 
     def _randint(self, high: int) -> int:
@@ -119,7 +122,7 @@ class PatchSampler:
         return int(torch.randint(high, (1,), generator=self.generator))
 
     def draw(self, batch: int, patch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Targets (B, C, P, P) uint8, and the inputs for paired/JPEG data (else None)."""
+        """Targets (B, C, P, P) uint8, and the inputs for paired data (else None)."""
         import torch
 
         targets, inputs = [], []
@@ -133,9 +136,6 @@ class PatchSampler:
             if self.store.inputs is not None:
                 source = _pad_to(self.store.inputs[i], patch)
                 inputs.append(_dihedral(source[top : top + patch, left : left + patch], k))
-            elif self.jpeg_quality is not None:
-                low, high = self.jpeg_quality
-                inputs.append(_jpeg(np.ascontiguousarray(targets[-1]), low + self._randint(high - low + 1)))
         to_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         return to_tensor(targets), (to_tensor(inputs) if inputs else None)
 
@@ -146,20 +146,8 @@ class PatchSampler:
         self.generator.set_state(state["generator"])
 
 
-def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    import cv2
-
-    flag = cv2.IMREAD_GRAYSCALE if img.shape[2] == 1 else cv2.IMREAD_COLOR
-    bgr = img if img.shape[2] == 1 else img[..., ::-1]
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a JPEG patch")
-    out = cv2.imdecode(buf, flag)
-    return out[..., None] if out.ndim == 2 else out[..., ::-1]
-
-
 class Degradation:
-    """Makes the model input from float targets in [0, 1] on the device (B, C, H, W)."""
+    """Makes (inputs, targets) on the device from float targets in [0, 1] (B, C, H, W) with `margin` extra pixels."""
 
     def __init__(self, cfg: DataConfig, device: torch.device, seed: int):
         import torch
@@ -167,26 +155,36 @@ class Degradation:
         self.cfg = cfg
         self.device = torch.device(device)
         self.generator = torch.Generator(self.device).manual_seed(seed)
+        # Twice the scale reaches past the x`scale` bicubic kernel's half-width and keeps the LR grid aligned.
+        self.margin = 2 * cfg.scale if cfg.task == "sr" else 0
 
-    def __call__(self, target: torch.Tensor, given_input: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self, target: torch.Tensor, given_input: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
+        from irtool.ops.degrade import add_gaussian_noise_torch, bicubic_downsample_torch, jpeg_compress
+
         cfg = self.cfg
-        if given_input is not None:  # paired or JPEG: made on the CPU side
-            return given_input.to(self.device, non_blocking=True).float().div_(255)
+        if given_input is not None:  # paired data: the input comes from disk with its target
+            return given_input.to(self.device, non_blocking=True).float().div_(255), target
         if cfg.task == "sr":
-            return bicubic_down_quantized(target, cfg.scale)
+            m, lm = self.margin, self.margin // cfg.scale
+            lr = bicubic_downsample_torch(target, cfg.scale)
+            return lr[..., lm : lr.shape[-2] - lm, lm : lr.shape[-1] - lm], target[..., m:-m, m:-m]
+        b = target.shape[0]
         if cfg.task == "denoise":
-            b = target.shape[0]
             if cfg.sigma is not None:
-                sigma = torch.full((b, 1, 1, 1), float(cfg.sigma), device=self.device)
+                sigma = torch.full((b,), float(cfg.sigma), device=self.device)
             else:
                 low, high = cfg.sigma_range
-                u = torch.rand((b, 1, 1, 1), generator=self.generator, device=self.device)
-                sigma = low + (high - low) * u
-            noise = torch.randn(target.shape, generator=self.generator, device=self.device)
+                sigma = low + (high - low) * torch.rand((b,), generator=self.generator, device=self.device)
             # Like the benchmarks (and Restormer's training): no clipping, no quantisation of the noisy image.
-            return target + noise * (sigma / 255.0)
+            return add_gaussian_noise_torch(target, sigma, generator=self.generator), target
+        if cfg.task == "jpeg":
+            low, high = cfg.jpeg_quality
+            quality = torch.randint(low, high + 1, (b,), generator=self.generator, device=self.device)
+            return jpeg_compress(target, quality.tolist()), target
         raise UsageError(f"task '{cfg.task}' needs its inputs from the sampler")
 
     def state_dict(self) -> dict:
@@ -196,24 +194,10 @@ class Degradation:
         self.generator.set_state(state["generator"])
 
 
-def bicubic_down_quantized(target: torch.Tensor, scale: int) -> torch.Tensor:
-    """MATLAB bicubic downscaling by 1/scale with rounding to uint8 levels after each 1-D pass.
-
-    Matches `imresize_uint8` (which made the benchmark LR files), so the model trains on the LR it is tested on.
-    """
-    from irtool.ops.resize import imresize
-
-    x = target * 255.0
-    x = imresize(x, (1.0 / scale, 1.0)).add_(0.5).floor_().clamp_(0, 255)
-    x = imresize(x, (1.0, 1.0 / scale)).add_(0.5).floor_().clamp_(0, 255)
-    return x.div_(255.0)
-
-
 def build(cfg: DataConfig, device: torch.device, seed: int) -> tuple[PatchSampler, Degradation]:
     """The sampler and the degradation for a data config (roots already resolved to folders)."""
     from irtool.train.config import resolve_root
 
     roots = [resolve_root(r) for r in cfg.roots]
     store = ImageStore.from_folders(roots, cfg.channels, paired=cfg.task == "paired")
-    sampler = PatchSampler(store, seed, jpeg_quality=cfg.jpeg_quality if cfg.task == "jpeg" else None)
-    return sampler, Degradation(cfg, device, seed + 1)
+    return PatchSampler(store, seed), Degradation(cfg, device, seed + 1)

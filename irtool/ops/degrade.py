@@ -40,13 +40,15 @@ def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
 def bicubic_downsample_torch(batch: torch.Tensor, scale: int, *, quantize: bool = True) -> torch.Tensor:
     """MATLAB bicubic downsampling of a (B, C, H, W) float batch in [0, 1], on its device.
 
-    With `quantize` the result is clipped and rounded to uint8 levels, so training LR looks like the 8-bit LR test
-    files (the network never sees sub-quantisation detail it will not get at test time).
+    With `quantize` every 1-D pass (height first) is rounded to uint8 levels and saturated, as `imresize_uint8`
+    does: the training LR is then the LR that the benchmark files hold, level for level.
     """
-    lr = imresize(batch, 1.0 / scale)
-    if quantize:
-        lr = (lr.clamp(0, 1) * 255 + 0.5).floor() / 255
-    return lr
+    if not quantize:
+        return imresize(batch, 1.0 / scale)
+    x = batch * 255.0
+    for pass_scale in ((1.0 / scale, 1.0), (1.0, 1.0 / scale)):
+        x = imresize(x, pass_scale).add_(0.5).floor_().clamp_(0, 255)
+    return x.div_(255.0)
 
 
 def add_gaussian_noise_torch(

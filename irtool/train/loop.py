@@ -270,9 +270,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: str | None, repor
     for step in range(start, total):
         t0 = time.perf_counter()
         patch, batch = patch_and_batch(step, cfg.data, cfg.progressive)
-        target_u8, input_u8 = sampler.draw(batch, patch)
+        target_u8, input_u8 = sampler.draw(batch, patch + 2 * degrade.margin)
         target = target_u8.to(device, non_blocking=True).float().div_(255)
-        inputs = degrade(target, input_u8)
+        inputs, target = degrade(target, input_u8)
         if cfg.run.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):

@@ -5,19 +5,30 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from irtool.data.training import Degradation, ImageStore, PatchSampler, bicubic_down_quantized
+from irtool.data.training import Degradation, ImageStore, PatchSampler
 from irtool.ops.resize import imresize_uint8
 from irtool.train.config import DataConfig
 
 
-def test_bicubic_lr_matches_the_benchmark_lr_path():
+def test_sr_patches_are_the_benchmark_lr_of_their_image_interior():
+    """The margin makes an LR patch equal to the same pixels of the whole image's benchmark LR, level for level."""
     rng = np.random.default_rng(0)
-    hr = rng.integers(0, 256, (24, 36, 3), dtype=np.uint8)
-    expected = imresize_uint8(hr, 1 / 3)
-    got = bicubic_down_quantized(torch.from_numpy(hr).permute(2, 0, 1)[None].double() / 255, 3)
-    got = (got[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-    assert got.shape == expected.shape
-    assert np.array_equal(got, expected)
+    hr = rng.integers(0, 256, (48, 60, 3), dtype=np.uint8)
+    whole_lr = imresize_uint8(hr, 1 / 3)
+    degrade = Degradation(DataConfig(task="sr", roots=["x"], scale=3), torch.device("cpu"), seed=0)
+    m = degrade.margin
+    top, left, patch = 12, 18, 18  # multiples of the scale, so the LR grids line up
+    crop = torch.from_numpy(hr[top - m : top + patch + m, left - m : left + patch + m]).permute(2, 0, 1)[None]
+    lr, target = degrade(crop.double() / 255)
+    assert target.shape == (1, 3, patch, patch)
+    assert torch.equal(
+        (target[0].permute(1, 2, 0) * 255).round().byte(), torch.from_numpy(hr[top:, left:][:patch, :patch])
+    )
+    got = (lr[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    s = 3
+    assert np.array_equal(got, whole_lr[top // s : (top + patch) // s, left // s : (left + patch) // s])
+    plain = imresize_uint8(np.ascontiguousarray(hr[top : top + patch, left : left + patch]), 1 / 3)
+    assert not np.array_equal(plain, got)  # without the margin the patch edges would be made from mirrored pixels
 
 
 def test_sampler_is_reproducible_and_restorable():
@@ -35,21 +46,23 @@ def test_sampler_is_reproducible_and_restorable():
     assert torch.equal(a.draw(3, 8)[0], nxt)
 
 
-def test_paired_and_jpeg_inputs_are_cropped_with_their_targets():
+def test_paired_inputs_are_cropped_with_their_targets_and_jpeg_is_made_on_the_fly():
     target = np.arange(16 * 16 * 3, dtype=np.uint32).reshape(16, 16, 3).astype(np.uint8)
     store = ImageStore([target], inputs=[target.copy()])
     t, x = PatchSampler(store, seed=0).draw(3, 8)
     assert torch.equal(t, x)  # same crop and same flip/rotation
-    flat = np.full((16, 16, 3), 128, np.uint8)
-    t, x = PatchSampler(ImageStore([flat]), seed=0, jpeg_quality=[10, 20]).draw(2, 8)
-    assert x is not None and x.shape == t.shape
+    smooth = torch.nn.functional.interpolate(torch.rand(2, 3, 4, 4), size=(16, 16), mode="bilinear")
+    cfg = DataConfig(task="jpeg", roots=["x"], jpeg_quality=[10, 20])
+    degraded, same = Degradation(cfg, torch.device("cpu"), seed=0)(smooth)
+    assert same is smooth and degraded.shape == smooth.shape and not torch.equal(degraded, smooth)
+    assert torch.equal(degraded * 255, (degraded * 255).round())  # decoded JPEG: uint8 levels
 
 
 def test_blind_noise_levels_are_drawn_per_image():
     cfg = DataConfig(task="denoise", roots=["x"], sigma_range=[0, 50])
     target = torch.full((64, 1, 32, 32), 0.5)
-    noisy = Degradation(cfg, torch.device("cpu"), seed=0)(target)
+    noisy, _ = Degradation(cfg, torch.device("cpu"), seed=0)(target)
     sigmas = (noisy - target).std(dim=(1, 2, 3)) * 255
     assert sigmas.min() < 10 and sigmas.max() > 40  # spread over the range
-    fixed = Degradation(DataConfig(task="denoise", roots=["x"], sigma=25), torch.device("cpu"), seed=0)(target)
+    fixed, _ = Degradation(DataConfig(task="denoise", roots=["x"], sigma=25), torch.device("cpu"), seed=0)(target)
     assert abs(float((fixed - target).std()) * 255 - 25) < 0.5
