@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 Task = Literal["sr", "denoise", "derain"]
 GrayConvention = Literal["rgb", "matlab"]
+Rounding = Literal["half-even", "half-away"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Protocol:
     y_rounded: bool = False  # Y computed from the uint8 images and rounded to uint8 (MATLAB rgb2ycbcr on uint8)
     crop_border: int | None = None  # pixels cut from each side before scoring; None = the SR scale
     round_output: bool = True  # clamp the output to [0, 1] and round to uint8 levels before scoring
+    # How ties round: "half-even" is np.round, what the Python test scripts do (BasicSR tensor2img, Restormer's
+    # img_as_ubyte, KAIR); "half-away" is MATLAB's uint8(). About 1 output value in 10^5 is an exact tie.
+    rounding: Rounding = "half-even"
     # The model sees only the Y plane (SR): Y of the uint8 HR, rounded; LR = bicubic of that plane, not quantised.
     luma_only: bool = False
     # Grey ground truth (one channel): "rgb" = read as RGB with three equal channels, so Y is studio range
@@ -91,7 +95,7 @@ PROTOCOLS: dict[str, Protocol] = {
     for p in (
         Protocol("sr", "sr", color="y"),
         Protocol("sr-rgb", "sr", color="rgb"),
-        Protocol("sr-luma", "sr", color="y", y_rounded=True, luma_only=True),
+        Protocol("sr-luma", "sr", color="y", y_rounded=True, luma_only=True, rounding="half-away"),
         Protocol("denoise", "denoise", color="rgb", crop_border=0),
         Protocol("derain", "derain", color="y", y_rounded=True, crop_border=0),
     )
@@ -128,6 +132,8 @@ class Report:
     dataset: dict[str, Any]
     model: dict[str, Any] | None
     seconds: float
+    # Where the numbers were made (device, irtool and torch versions): a GPU may differ from the CPU in the last digits.
+    run: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,7 +144,21 @@ class Report:
             "dataset": self.dataset,
             "model": self.model,
             "seconds": round(self.seconds, 3),
+            "run": self.run,
         }
+
+
+def _run_info(device: torch.device | None) -> dict[str, Any]:
+    import sys
+
+    from irtool import __version__
+
+    torch = sys.modules.get("torch")  # scoring saved files needs no torch: do not import it just to name it
+    return {
+        "device": str(device) if device is not None else None,
+        "irtool": __version__,
+        "torch": getattr(torch, "__version__", None),
+    }
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -246,13 +266,18 @@ def _to_tensor(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
     return t.unsqueeze(0).to(device)
 
 
-def _to_uint8(out: torch.Tensor, round_output: bool, *, one_plane: bool = False) -> np.ndarray:
+def _to_uint8(out: torch.Tensor, proto: Protocol) -> np.ndarray:
     arr = out[0].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    if one_plane and arr.shape[2] > 1:  # a Y plane through an RGB model comes back as three (near) equal planes
+    if proto.luma_only and arr.shape[2] > 1:  # a Y plane through an RGB model comes back as three (near) equal planes
         arr = arr.mean(axis=2, keepdims=True)
-    if round_output:
-        return np.floor(arr * 255.0 + 0.5).astype(np.uint8)
-    return arr * 255.0  # float on the 0..255 scale: the metrics take it as it is
+    scaled = arr * 255.0  # float32, as in BasicSR's tensor2img
+    if not proto.round_output:
+        return scaled  # float on the 0..255 scale: the metrics take it as it is
+    if proto.rounding == "half-even":
+        return np.round(scaled).astype(np.uint8)
+    # Half away from zero without floor(x + 0.5), which in float32 turns 0.49999997 into 1.
+    low = np.floor(scaled)
+    return (low + (scaled - low >= 0.5)).astype(np.uint8)
 
 
 def _channels_for(img: np.ndarray, in_channels: int) -> np.ndarray:
@@ -312,6 +337,8 @@ def evaluate(
         raise UsageError("the denoise protocol needs a noise level: pass sigma (e.g. 15, 25 or 50)")
     if proto.task != "denoise" and sigma is not None:
         raise UsageError(f"sigma applies to the denoise protocol only, not {proto.name!r}")
+    if sigma is not None and not (math.isfinite(sigma) and sigma >= 0):
+        raise UsageError(f"sigma must be a noise level of 0 or more (on 0..255), got {sigma:g}")
 
     if isinstance(data, str):
         data = benchmarks.load(data)
@@ -355,10 +382,13 @@ def evaluate(
         dataset=info,
         model=_describe_model(model),
         seconds=time.perf_counter() - start,
+        run=_run_info(dev),
     )
 
 
 def _check_scale(proto: Protocol, descriptor: Any, scale: int | None) -> int:
+    if scale is not None and scale < 1:  # first: "the model upscales x4, but scale 0 was asked for" misleads
+        raise UsageError(f"scale must be a positive integer, got {scale}")
     model_scale = descriptor.scale if descriptor is not None else None
     if proto.task != "sr":
         if (scale or 1) != 1 or (model_scale or 1) != 1:
@@ -370,8 +400,6 @@ def _check_scale(proto: Protocol, descriptor: Any, scale: int | None) -> int:
         return model_scale
     if model_scale is not None and model_scale != scale:
         raise UsageError(f"the model upscales x{model_scale}, but scale {scale} was asked for")
-    if scale < 1:
-        raise UsageError(f"scale must be a positive integer, got {scale}")
     return scale
 
 
@@ -416,7 +444,7 @@ def _restore(
     expected = (target.shape[0], target.shape[1])
     if tuple(out.shape[-2:]) != expected:
         raise UsageError(f"{sample.name}: the model returned {tuple(out.shape[-2:])} pixels, expected {expected}")
-    return _to_uint8(out, proto.round_output, one_plane=proto.luma_only), target
+    return _to_uint8(out, proto), target
 
 
 def _luma_plane(img: np.ndarray, gray: GrayConvention) -> np.ndarray:
@@ -477,6 +505,8 @@ def evaluate_folders(
     proto = get_protocol(protocol, gray=gray)
     if proto.task == "sr" and scale is None:
         raise UsageError("scoring SR outputs needs --scale (the border cut from each side)")
+    if proto.task == "sr" and scale < 1:
+        raise UsageError(f"scale must be a positive integer, got {scale}")
     scale = scale if proto.task == "sr" else 1
     pairs, how = pair_folders(Path(pred_dir), Path(gt_dir))
     scores: list[ImageScore] = []
@@ -517,4 +547,5 @@ def evaluate_folders(
         },
         model=None,
         seconds=time.perf_counter() - start,
+        run=_run_info(None),
     )

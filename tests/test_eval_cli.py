@@ -87,7 +87,8 @@ def test_pred_gt_folders_score_like_the_model_run(data_dir, capsys, tmp_path):
     for hr_path in sorted((data_dir / "Set5" / "HR").glob("*.png")):
         lr = torch.from_numpy(bicubic_lr(read_image(hr_path).pixels, 4)).permute(2, 0, 1)[None].float() / 255
         up = imresize(lr, 4.0)[0].clamp(0, 1).permute(1, 2, 0).numpy()
-        write_image(out / f"{hr_path.stem}_bicubic_x4.png", np.floor(up * 255 + 0.5).astype(np.uint8))
+        # np.round (half to even), as BasicSR's tensor2img saves outputs and as `irtool eval` rounds them
+        write_image(out / f"{hr_path.stem}_bicubic_x4.png", np.round(up * 255).astype(np.uint8))
     gt = data_dir / "Set5" / "HR"
     scored = _eval_json(capsys, "--pred", str(out), "--gt", str(gt), "--protocol", "sr", "--scale", "4")
     ran = evaluate(models.create("bicubic", scale=4), "Set5", "sr")
@@ -116,3 +117,18 @@ def test_table_output_and_one_line_errors(data_dir, capsys):
         assert code == 3 and "Traceback" not in err and err.startswith("error:")
     code, _, err = _cli(capsys, "eval", "--pred", "x")
     assert code == 2 and "--gt" in err
+
+
+def test_bad_values_are_one_line_usage_errors(data_dir, capsys):
+    code, _, err = _cli(capsys, "eval", "-m", "identity", "--dataset", "CBSD68", "--sigma", "-5", "--limit", "1")
+    assert code == 2 and err.splitlines() == [err.strip()] and "sigma must be" in err
+    code, _, err = _cli(capsys, "eval", "-m", "bicubic", "--dataset", "Set5", "--scale", "0")
+    assert code == 2 and "positive integer" in err and "upscales x4" not in err
+
+
+def test_failure_while_scoring_leaves_exactly_one_line_on_stderr(tmp_path, capsys):
+    """The progress bar must not leave an empty line in front of the error when stderr is not a terminal."""
+    (tmp_path / "gt").mkdir()
+    code, _, err = _cli(capsys, "eval", "--pred", str(tmp_path / "missing"), "--gt", str(tmp_path / "gt"),
+                        "--protocol", "sr", "--scale", "2")  # fmt: skip
+    assert code == 1 and err.splitlines() == [err.rstrip("\n")] and err.startswith("error:"), repr(err)

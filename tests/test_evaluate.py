@@ -51,6 +51,7 @@ def test_sr_in_memory_matches_the_protocol_by_hand():
     assert report.psnr == pytest.approx(np.mean([s.psnr for s in report.per_image]))
     assert report.dataset["count"] == 2 and len(report.dataset["checksum"]) == 64
     assert report.model["arch"] == "bicubic" and report.protocol["scale"] == 2
+    assert report.to_dict()["run"]["device"] == "cpu" and report.to_dict()["protocol"]["rounding"] == "half-even"
     rgb = evaluate(models.create("bicubic", scale=2), hr, "sr-rgb")
     assert rgb.psnr < report.psnr  # Y is the easier score on natural-ish images
 
@@ -170,3 +171,35 @@ def test_training_validation_gives_the_model_back_in_train_mode():
     model = models.create("bicubic", scale=2).train()
     evaluate(model, [_image(10)], "sr")
     assert model.training
+
+
+def _exact_tie() -> tuple[float, int]:
+    """A float32 v with float32(v * 255) == k + 0.5 exactly, k even: half-even gives k, half-away k + 1."""
+    for k in range(2, 255, 2):
+        v = np.float32((k + 0.5) / 255)
+        if v * np.float32(255) == k + 0.5:
+            return float(v), k
+    raise AssertionError("no exact tie found")
+
+
+def test_output_ties_round_like_the_reference_scripts():
+    """BasicSR's tensor2img (and Restormer, KAIR) use np.round: half to even. MATLAB's uint8() rounds half away."""
+    v, k = _exact_tie()
+    model = lambda x: torch.full_like(x, v)  # noqa: E731
+    assert evaluate(model, [np.full((16, 16, 3), k, np.uint8)], "denoise", sigma=0).psnr == math.inf
+    # sr-luma scores the grey level itself under the MATLAB convention: a one-channel target of level k + 1
+    luma = evaluate(model, [np.full((16, 16, 1), k + 1, np.uint8)], "sr-luma", scale=1, gray="matlab")
+    assert luma.psnr == math.inf
+    assert PROTOCOLS["sr"].describe(scale=2, sigma=None)["rounding"] == "half-even"
+    assert PROTOCOLS["sr-luma"].describe(scale=2, sigma=None)["rounding"] == "half-away"
+
+
+def test_bad_sigma_and_scale_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="sigma must be"):
+        evaluate(models.load("identity"), [_image(0)], "denoise", sigma=-5)
+    with pytest.raises(UsageError, match="positive integer, got 0"):
+        evaluate(models.create("bicubic", scale=4), [_image(0)], "sr", scale=0)
+    write_image(tmp_path / "gt" / "a.png", _image(0))
+    write_image(tmp_path / "pred" / "a.png", _image(0))
+    with pytest.raises(UsageError, match="positive integer, got -1"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "sr", scale=-1)

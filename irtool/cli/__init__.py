@@ -22,7 +22,7 @@ import irtool.cli.models_download  # noqa: E402,F401
 import irtool.cli.restore_cmd  # noqa: E402,F401
 import irtool.cli.train_cmd  # noqa: E402,F401
 from irtool.cli._app import app
-from irtool.errors import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, IrtoolError
+from irtool.errors import EXIT_INTERRUPTED, EXIT_RESOURCES, EXIT_SOME_FAILED, EXIT_USAGE, IrtoolError
 
 __all__ = ["app", "main"]
 
@@ -32,6 +32,20 @@ def _fail(message: str, code: int) -> None:
 
     err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch's out-of-memory error (CUDA/CPU class, or MPS's RuntimeError).
+
+    Torch is consulted only when a command has already imported it, so this never slows down a failing --help.
+    """
+    if isinstance(exc, MemoryError):
+        return True
+    if "torch" not in sys.modules:
+        return False
+    from irtool.engine.devices import is_out_of_memory
+
+    return is_out_of_memory(exc)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,5 +69,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(e.exit_code or EXIT_USAGE)
         if debug:  # a bug: still one line unless debugging
             raise
+        if _out_of_memory(e):  # not a bug but a resource limit: its own exit code (4), the first line of the message
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            _fail(f"out of memory: {detail} (try --device cpu, a smaller --tile, or smaller inputs)", EXIT_RESOURCES)
         _fail(f"{type(e).__name__}: {e} (set IRTOOL_DEBUG=1 for the traceback)", EXIT_SOME_FAILED)
     sys.exit(code if isinstance(code, int) else 0)

@@ -96,12 +96,10 @@ def eval_command(
     if folder_mode:
         from irtool.evaluate import evaluate_folders
 
-        with _progress(quiet or json_out) as progress:
+        with _progress(quiet) as progress:
             report = evaluate_folders(pred, gt, protocol, scale=scale, gray=gray, progress=progress)
     else:
-        report = _evaluate_model(
-            dataset, model, protocol, scale, sigma, gray, device, offline, limit, quiet or json_out
-        )
+        report = _evaluate_model(dataset, model, protocol, scale, sigma, gray, device, offline, limit, quiet)
 
     if json_out:
         from irtool.cli._output import print_json
@@ -131,7 +129,8 @@ def _evaluate_model(
     model = models.load(model_ref, offline=offline)
     descriptor = model.descriptor
     # Weightless built-ins (bicubic) take any scale: rebuild at the one asked for.
-    if scale and descriptor.scale != scale and "scale" in descriptor.hparams and not any(model.parameters()):
+    weightless = "scale" in descriptor.hparams and not any(model.parameters())
+    if weightless and scale is not None and descriptor.scale != scale:
         model = models.create(model_ref, scale=scale)
     chosen = protocol or _default_protocol(data.task, descriptor.arch)
     if protocol is None and chosen != _TASK_PROTOCOL[data.task]:
@@ -153,7 +152,11 @@ def _default_protocol(task: str, arch: str) -> str:
 
 
 class _progress:
-    """A progress bar over images on stderr (or nothing), handing `evaluate` its callback."""
+    """A progress bar over images on stderr (or nothing), handing `evaluate` its callback.
+
+    Stays on with --json (it is on stderr). Off when stderr is not a terminal: there rich draws nothing useful and
+    would only leave a stray empty line in front of the one-line error or in a log file.
+    """
 
     def __init__(self, disabled: bool) -> None:
         self.disabled = disabled
@@ -161,11 +164,11 @@ class _progress:
         self._task: Any = None
 
     def __enter__(self):
-        if self.disabled:
+        from irtool.cli._output import err
+
+        if self.disabled or not err.is_terminal:
             return None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from irtool.cli._output import err
 
         self._bar = Progress(
             TextColumn("{task.description}"),

@@ -6,7 +6,8 @@ What OpenCV gets wrong for us, and what this module does instead:
 - `imread` cannot open non-ASCII paths on Windows; we read and write bytes ourselves (`imdecode` / `imencode`);
 - `IMREAD_UNCHANGED` ignores EXIF orientation and `imencode` drops EXIF and ICC; `irtool.io.metadata` reads them with
   Pillow, rotates the pixels exactly once, and splices the blocks into OpenCV's encoded bytes (pixels not re-encoded);
-- a truncated file may decode to a half-grey picture without an error (older libjpeg builds); we check the end marker.
+- a truncated file may decode to a half-grey picture without an error (older libjpeg builds); we check the end marker;
+- libpng prints its complaints about a damaged PNG on stderr itself; we check the PNG's chunks before it sees them.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def read_image(path: str | os.PathLike) -> Image:
         raise InputError(f"cannot read image '{path}': {why}")
     if fmt == "exr":
         _require_exr(path)
-    if fmt == "jpeg" and not metadata.jpeg_is_complete(data):
+    if (fmt == "jpeg" and not metadata.jpeg_is_complete(data)) or (fmt == "png" and not metadata.png_is_complete(data)):
         raise InputError(f"cannot read image '{path}': the file is truncated or corrupt")
     exif, icc, orientation = metadata.read(data, fmt)
     if fmt == "tiff" and orientation != 1:

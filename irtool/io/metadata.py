@@ -211,6 +211,29 @@ def jpeg_is_complete(data: bytes) -> bool:
     return False
 
 
+def png_is_complete(data: bytes) -> bool:
+    """Whether every chunk up to IEND is whole and the critical chunks (IHDR, PLTE, IDAT, IEND) pass their CRC.
+
+    Checked before decoding because libpng prints its own complaint ("IDAT: CRC error", "input buffer is
+    incomplete") straight to stderr, beside our one-line error. Ancillary chunks are not CRC-checked: libpng only
+    skips a damaged one, and so should we.
+    """
+    at, view = 8, memoryview(data)  # the view: no copy of each IDAT chunk for its CRC
+    while at + 12 <= len(data):
+        (length,) = struct.unpack_from(">I", data, at)
+        kind = data[at + 4 : at + 8]
+        end = at + 12 + length
+        if end > len(data):
+            return False
+        critical = not kind[0] & 0x20  # an upper-case first letter
+        if critical and zlib.crc32(view[at + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            return False
+        if kind == b"IEND":
+            return True
+        at = end
+    return False
+
+
 def _embed_webp(data: bytes, exif: bytes | None, icc: bytes | None, width: int, height: int, alpha: bool) -> bytes:
     # Metadata needs the extended layout: VP8X (flags + canvas size), ICCP, [ALPH], VP8/VP8L, EXIF.
     chunks, at = [], 12

@@ -396,3 +396,23 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     path = tmp_path / "out.png"
     images.write_image(path, np.zeros((4, 4, 3), np.uint8))
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_damaged_png_fails_without_libpng_chatter_on_stderr(tmp_path, capfd):
+    """libpng prints "IDAT: CRC error" / "input buffer is incomplete" to fd 2 itself; we must catch it first."""
+    ok, encoded = cv2.imencode(".png", smooth_pixels(3, 64, 64))
+    data = bytearray(encoded.tobytes())
+    data[60] ^= 0xFF  # inside the IDAT chunk
+    (tmp_path / "flipped.png").write_bytes(bytes(data))
+    (tmp_path / "cut.png").write_bytes(encoded.tobytes()[:-12])  # IEND gone
+    capfd.readouterr()
+    for name in ("flipped.png", "cut.png"):
+        with pytest.raises(InputError, match=f"{name}.*truncated or corrupt"):
+            read_image(tmp_path / name)
+    assert capfd.readouterr().err == ""
+    # an ancillary chunk with a bad CRC is only skipped, as libpng does
+    good = encoded.tobytes()
+    text = b"tEXt" + b"Comment\x00hi"
+    chunk = len(text[4:]).to_bytes(4, "big") + text + b"\x00\x00\x00\x00"
+    (tmp_path / "odd.png").write_bytes(good[:33] + chunk + good[33:])
+    assert read_image(tmp_path / "odd.png").pixels.shape == (64, 64, 3)

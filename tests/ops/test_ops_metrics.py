@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity
 
 from irtool.errors import UsageError
 from irtool.ops.degrade import bicubic_lr
-from irtool.ops.metrics import psnr, psnr_torch, rgb_to_y, rgb_to_y_uint8, ssim, ssim_torch
+from irtool.ops.metrics import psnr, psnr_torch, rgb_to_y, rgb_to_y_torch, rgb_to_y_uint8, ssim, ssim_torch
 from irtool.ops.resize import imresize, modcrop
 
 
@@ -130,3 +130,26 @@ def test_bad_inputs_raise_usage_error():
         ssim(a, a, crop_border=5)  # 10x10 left: smaller than the window
     with pytest.raises(UsageError):
         psnr(a, a, gray_mode="yiq")
+
+
+def _basicsr_to_y_channel(img: np.ndarray) -> np.ndarray:
+    """BasicSR's `to_y_channel` step by step (metric_util.py + color_util.bgr2ycbcr), on an RGB uint8 array."""
+    bgr = img[..., ::-1].astype(np.float32) / 255.0
+    y = np.dot(bgr, [24.966, 128.553, 65.481]) + 16.0  # float64
+    y /= 255.0
+    y = y.astype(np.float32)  # _convert_output_type_range(img, np.float32)
+    return y * 255.0
+
+
+def test_luma_is_basicsrs_to_the_last_bit(butterfly_pair):
+    pred, gt = butterfly_pair
+    for img in (pred, gt):
+        ref = _basicsr_to_y_channel(img)
+        assert ref.dtype == np.float32
+        np.testing.assert_array_equal(rgb_to_y(img), ref)
+        np.testing.assert_array_equal(rgb_to_y_torch(_chw(img))[0, 0].numpy(), ref)
+    # and so PSNR equals BasicSR's calculate_psnr (float64 from the float32 Y) exactly
+    c = 4
+    p, g = (_basicsr_to_y_channel(x)[c:-c, c:-c].astype(np.float64) for x in (pred, gt))
+    expected = 10.0 * np.log10(255.0 * 255.0 / np.mean((p - g) ** 2))
+    assert psnr(pred, gt, crop_border=c, y_channel=True) == expected
