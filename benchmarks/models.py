@@ -6,7 +6,8 @@
 Columns:
   params      trainable parameters
   MACs        one forward pass on a 1 x C x M x M input (--macs-size, default 256): "conv" counts convolutions only
-              (the convention of the published Restormer figure), "all" adds matrix products (attention);
+              (the convention of the published Restormer figure), "conv+lin" adds linear layers (compare models
+              on this one: Hi-IR's projections are nn.Linear), "all" adds the attention matrix products;
               element-wise ops are never counted (see irtool.models.profile)
   s/MP        CPU wall time per output megapixel, median of --repeats runs after one warm-up, on a random
               1 x C x S x S input (--size, default 128), with 1 and with 2 intra-op threads; random weights
@@ -60,7 +61,8 @@ def main() -> None:
     m = args.macs_size
     print(f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, fp32, random weights")
     print(f"MACs at 1 x C x {m} x {m} input; timing on 1 x C x {args.size} x {args.size}, median of {args.repeats}\n")
-    head = ["model", "task", "scale", "params", "MACs conv", "MACs all"] + [f"s/MP {t} thr" for t in threads]
+    head = ["model", "task", "scale", "params", "MACs conv", "MACs conv+lin", "MACs all"]
+    head += [f"s/MP {t} thr" for t in threads]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * 3 + "---:|" * (len(head) - 3))
     for name in names:
@@ -70,7 +72,7 @@ def main() -> None:
         macs = count_macs(model, m, m)["macs"]
         speeds = [f"{latency_per_mp(model, args.size, t, args.repeats):.2f}" for t in threads]
         row = [name, d.task, f"x{d.scale}", format_count(count_params(model))]
-        row += [format_count(macs["conv"]), format_count(macs["all"]), *speeds]
+        row += [format_count(macs[k]) for k in ("conv", "conv_linear", "all")] + speeds
         print("| " + " | ".join(row) + " |", flush=True)
 
 

@@ -40,7 +40,8 @@ Examples:
   irtool models info deraining.pth                   # an official checkpoint: detected configuration
 
 MACs: "conv" counts convolutions only (the convention of the usual Restormer figure, 140.99G at 256x256);
-"all" adds matrix products (attention). Element-wise ops are never counted.
+"conv + linear" adds linear layers (the fair comparison for token-based models such as Hi-IR, whose projections
+are nn.Linear); "all" adds the attention matrix products too. Element-wise ops are never counted.
 """
 
 _CONVERT_EPILOG = """\
@@ -119,8 +120,8 @@ def info_command(
         f"{result['name']}  {result['description']}".rstrip(),
         f"  arch {d['arch']}, task {d['task']}, scale x{d['scale']}, channels {d['in_channels']}->{d['out_channels']}",
         f"  params {format_count(result['params'])} ({result['params']:,})",
-        f"  MACs at 1x{d['in_channels']}x{h}x{w}: {format_count(macs['conv'])} conv only, {format_count(macs['all'])} "
-        "conv + matmul",
+        f"  MACs at 1x{d['in_channels']}x{h}x{w}: {format_count(macs['conv'])} conv only, "
+        f"{format_count(macs['conv_linear'])} conv + linear, {format_count(macs['all'])} all (+ attention matmuls)",
         f"  size multiple {d['size_multiple']}, fp16 safe {d['fp16_safe']}, bf16 safe {d['bf16_safe']}, "
         f"global statistics {d['global_stats']}",
         f"  licence {d['license']}",

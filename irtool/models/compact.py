@@ -26,17 +26,15 @@ input pixels), no blocks at full resolution (pixel-unshuffle keeps every pixel, 
 conv FFN ratio 2, i-LN, image residual. Not a small Restormer: our Restormer is registered under the Restormer
 non-commercial licence, and shipped defaults must be Apache-2.0. Full-resolution blocks cost 2.5x the training time.
 
-| name | params | GMACs @ 1x3x256x256 (conv / all) | CPU ms per input MP, 1 / 2 threads |
-|---|---|---|---|
-| compact-sr-x2 | 266,466 | 14.24 / 17.76 | 37,000 / 59,500 |
-| compact-sr-x3 | 272,961 | 14.67 / 18.19 | 33,200 / 63,900 |
-| compact-sr-x4 | 282,054 | 15.26 / 18.78 | 35,200 / 65,100 |
-| compact-denoise | 721,992 | 2.10 / 5.50 | 15,700 / 62,000 |
+| name | params | GMACs @ 1x3x256x256 (conv / conv + linear / all) |
+|---|---|---|
+| compact-sr-x2 | 266,466 | 14.24 / 17.26 / 17.76 |
+| compact-sr-x3 | 272,961 | 14.67 / 17.69 / 18.19 |
+| compact-sr-x4 | 282,054 | 15.26 / 18.28 / 18.78 |
+| compact-denoise | 721,992 | 2.10 / 5.12 / 5.50 |
 
-MACs from `models.profile.count_macs` ("all" adds attention matmuls). Times: min of 3 inference-mode runs on a
-256x256 input, torch 2.13, on the shared 2-core build machine under a load average of ~7.7 (eight jobs on two cores),
-so they are several times slower than an idle CPU and the 2-thread column is slower than the 1-thread one; re-measure
-on an idle machine before quoting them.
+MACs from `models.profile.count_macs` (see there for what each column counts). CPU seconds per output megapixel,
+with 1 and 2 threads, are in the README's cost table (`benchmarks/models.py`, measured on an idle machine).
 """
 
 from __future__ import annotations
@@ -83,7 +81,7 @@ register(
     arch="hiir-unet",
     hparams=_DENOISE,
     descriptor={"task": "denoise"},
-    description="compact Hi-IR U-Net for blind colour Gaussian denoising (~0.8M params, CPU-friendly)",
+    description="compact Hi-IR U-Net for blind colour Gaussian denoising (~0.7M params, CPU-friendly)",
 )
 
 

@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from irtool.models.attention import AttnType, ChannelAttention, GroupAttention, Grouping
+from irtool.models.detection import count_indices, expansion_ratio
 from irtool.models.norms import NormKind, make_norm, make_plain_norm, residual
 from irtool.models.registry import register, register_arch
 
@@ -421,12 +422,6 @@ def describe_unet(hp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _count(sd: StateDict, pattern: str) -> int:
-    """How many distinct indices fill the `(\\d+)` of `pattern` among the keys."""
-    rx = re.compile(pattern)
-    return len({m.group(1) for k in sd if (m := rx.match(k))})
-
-
 def _read_groupings(sd: StateDict, prefix: str) -> dict[str, Any]:
     """Window, dispersion, cell, heads and layout from the position-bias tables of the blocks under `prefix`."""
     layout = "paired" if f"{prefix}.0.attns.1.op.rpb_table" in sd else "alternate"
@@ -440,35 +435,32 @@ def _read_groupings(sd: StateDict, prefix: str) -> dict[str, Any]:
     return {"heads": heads, "window": window, "dispersion": dispersion, "cell": cell, "layout": layout}
 
 
-def _read_block_options(sd: StateDict, prefix: str, dim: int) -> dict[str, Any]:
-    """Norm, attention type and FFN kind and width of the first block under `prefix`."""
+def _read_block_options(sd: StateDict, prefix: str) -> dict[str, Any]:
+    """Norm, attention type and FFN kind of the first block under `prefix`; the FFN ratio from every block."""
     b = f"{prefix}.0"
-    if f"{b}.ffn.op.dwconv.weight" in sd:
-        ffn, hidden = "conv", int(sd[f"{b}.ffn.op.project_out.weight"].shape[1])
-    else:
-        ffn, hidden = "mlp", int(sd[f"{b}.ffn.op.fc1.weight"].shape[0])
+    ffn = "conv" if f"{b}.ffn.op.dwconv.weight" in sd else "mlp"
     norm_key = f"{b}.attns.0.norm"
     norm = "iln" if f"{norm_key}.gamma" in sd else "ln" if f"{norm_key}.bias" in sd else "ln_nobias"
+    # (dim, hidden) of every FFN: conv FFN project_out is Linear(hidden -> dim), MLP fc1 is Linear(dim -> hidden)
+    if ffn == "conv":
+        widths = [v.shape[:2] for k, v in sd.items() if k.endswith(".ffn.op.project_out.weight")]
+    else:
+        widths = [v.shape[1::-1] for k, v in sd.items() if k.endswith(".ffn.op.fc1.weight")]
     return {
         "norm": norm,
         "attn_type": "cosine" if f"{b}.attns.0.op.logit_scale" in sd else "dot",
         "ffn": ffn,
-        "ffn_ratio": _ratio(hidden, dim),
+        "ffn_ratio": expansion_ratio(widths, preferred=_ROUND_RATIOS),
     }
 
 
-def _ratio(hidden: int, dim: int) -> float:
-    """A ratio r with int(dim * r) == hidden, preferring the round numbers configs use."""
-    for r in (2.0, 2.66, 4.0, 1.0, 3.0, 1.5, 2.5):
-        if int(dim * r) == hidden:
-            return r
-    r = hidden / dim
-    return r if int(dim * r) == hidden else (hidden + 0.5) / dim
+# Ratios configurations write; detection returns one of these when it fits the shapes.
+_ROUND_RATIOS = (2.0, 2.66, 4.0, 1.0, 3.0, 1.5, 2.5)
 
 
 def _depth(sd: StateDict, prefix: str) -> tuple[int, str]:
     """(number of Hi-IR blocks, l3) of a block sequence: a trailing channel-attention layer is the L3 sub-layer."""
-    n = _count(sd, rf"{re.escape(prefix)}\.(\d+)\.")
+    n = count_indices(sd, rf"{re.escape(prefix)}\.(\d+)\.")
     l3 = "channel" if f"{prefix}.{n - 1}.op.temperature" in sd else "none"
     return (n - 1 if l3 == "channel" else n), l3
 
@@ -483,16 +475,18 @@ def detect_sr(sd: StateDict) -> dict[str, Any] | None:
     if not all(k in sd for k in required):
         return None
     dim, in_channels = (int(v) for v in sd["conv_first.weight"].shape[:2])
-    n_stages = _count(sd, r"stages\.(\d+)\.")
+    n_stages = count_indices(sd, r"stages\.(\d+)\.")
     depths, l3 = zip(*(_depth(sd, f"stages.{i}.blocks") for i in range(n_stages)), strict=True)
     hp: dict[str, Any] = {"in_channels": in_channels, "dim": dim, "depths": list(depths), "l3": l3[0]}
+    # residual conv blocks ahead of the Hi-IR blocks (the compact hybrids have 4 per stage)
+    hp["conv_blocks"] = count_indices(sd, r"stages\.0\.convs\.(\d+)\.")
     hp |= _read_groupings(sd, "stages.0.blocks")
-    hp |= _read_block_options(sd, "stages.0.blocks", dim)
+    hp |= _read_block_options(sd, "stages.0.blocks")
     conv = sd.get("stages.0.conv.weight")
     hp["stage_conv"] = "none" if conv is None else "3x3" if conv.shape[-1] == 3 else "1x1"
     if "upsample.3.weight" in sd:  # conv, act, Upsample(...), conv_last
         out_channels, up_channels = (int(v) for v in sd["upsample.3.weight"].shape[:2])
-        steps = _count(sd, r"upsample\.2\.(\d+)\.weight")
+        steps = count_indices(sd, r"upsample\.2\.(\d+)\.weight")
         grow = sd["upsample.2.0.weight"].shape[0] // up_channels
         scale = 3 if grow == 9 else 2**steps
         hp |= {"upsampler": "pixelshuffle", "upsampler_channels": up_channels}
@@ -513,7 +507,7 @@ def detect_unet(sd: StateDict) -> dict[str, Any] | None:
     if not all(k in sd for k in ("patch_embed.weight", "latent.0.attns.0.op.rpb_table", "output.weight")):
         return None
     dim, in_channels = (int(v) for v in sd["patch_embed.weight"].shape[:2])
-    levels = _count(sd, r"downs\.(\d+)\.") + 1
+    levels = count_indices(sd, r"downs\.(\d+)\.") + 1
     prefixes = [f"encoders.{k}" for k in range(levels - 1)] + ["latent"]
     depths, l3 = zip(*(_depth(sd, p) for p in prefixes), strict=True)
     refinement = _depth(sd, "refinement")[0]
@@ -535,7 +529,7 @@ def detect_unet(sd: StateDict) -> dict[str, Any] | None:
         "layout": latent["layout"],
         "l3": l3[-1],
     }
-    return hp | _read_block_options(sd, "latent", dim * 2 ** (levels - 1))
+    return hp | _read_block_options(sd, "latent")
 
 
 register_arch("hiir-sr", build=HiIRSR, describe=describe_sr, detect=detect_sr)

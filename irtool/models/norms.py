@@ -55,18 +55,19 @@ class ILN(nn.Module):
         self.gamma = nn.Parameter(torch.ones(dim))
         self.beta = nn.Parameter(torch.zeros(dim)) if bias else None
         self.eps = eps
-        # Set only inside record_statistics / use_statistics; None in normal use.
+        # Set only inside record_statistics / use_statistics; None in normal use. `_calls` counts this module's
+        # calls since the model's forward pass began, so the n-th call of every pass replays the n-th recording.
         self._stats_log: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self._stats_mode: Literal["record", "replay"] | None = None
+        self._calls = 0
 
     def _statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self._stats_mode == "replay":
             assert self._stats_log is not None
-            if not self._stats_log:
+            if self._calls >= len(self._stats_log):
                 raise RuntimeError("i-LN statistics ran out: replay them on the same model that recorded them")
-            mu, var = self._stats_log.pop(0)
-            # The same list is replayed for every tile: rotate instead of consuming.
-            self._stats_log.append((mu, var))
+            mu, var = self._stats_log[self._calls]
+            self._calls += 1
             return mu.to(x), var.to(x)
         dims = tuple(range(1, x.ndim))
         # Statistics in fp32 even under autocast: the variance of large feature maps overflows fp16.
@@ -150,34 +151,58 @@ class ILNStatistics:
 
 @contextmanager
 def record_statistics(model: nn.Module) -> Iterator[ILNStatistics]:
-    """Run one forward pass of the whole image inside this block; the statistics it used are kept.
+    """Run a forward pass of the whole image inside this block; the statistics it used are kept.
 
     with record_statistics(model) as stats:
         model(whole_image)
     with use_statistics(model, stats):
         out = [model(tile) for tile in tiles]   # each tile normalised with the whole image's numbers
+
+    Each forward pass of `model` starts the recording afresh, so after a retried pass (NaN, out of memory) the
+    statistics are those of the last one.
     """
     mods = _iln_modules(model)
     logs: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in mods]
     for m, log in zip(mods, logs, strict=True):
         m._stats_mode, m._stats_log = "record", log
+
+    def restart(*_: object) -> None:
+        for log in logs:
+            log.clear()
+
+    hook = model.register_forward_pre_hook(restart)
     try:
         yield ILNStatistics(logs)
     finally:
-        for m in mods:
-            m._stats_mode, m._stats_log = None, None
+        hook.remove()
+        _release(mods)
 
 
 @contextmanager
 def use_statistics(model: nn.Module, stats: ILNStatistics) -> Iterator[None]:
-    """Every i-LN of `model` uses the recorded statistics instead of the current input's (batch size 1 or equal)."""
+    """Every i-LN of `model` uses the recorded statistics instead of the current input's (batch size 1 or equal).
+
+    Every forward pass of `model` replays them from the first call on, so a pass that was cut short (an
+    out-of-memory error, retried with smaller tiles) cannot shift the statistics of the passes after it.
+    """
     mods = _iln_modules(model)
     if len(mods) != len(stats.per_module):
         raise ValueError("these statistics were recorded on a different model")
     for m, log in zip(mods, stats.per_module, strict=True):
-        m._stats_mode, m._stats_log = "replay", list(log)
+        m._stats_mode, m._stats_log, m._calls = "replay", log, 0
+
+    def restart(*_: object) -> None:
+        for m in mods:
+            m._calls = 0
+
+    hook = model.register_forward_pre_hook(restart)
     try:
         yield
     finally:
-        for m in mods:
-            m._stats_mode, m._stats_log = None, None
+        hook.remove()
+        _release(mods)
+
+
+def _release(mods: list[ILN]) -> None:
+    for m in mods:
+        m._stats_mode, m._stats_log, m._calls = None, None, 0

@@ -17,7 +17,6 @@ Restormer Academic Public License: non-commercial use only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from irtool.models.detection import count_indices, expansion_ratio
 from irtool.models.norms import make_norm, residual
 from irtool.models.patch_norm import PatchEmbed
 from irtool.models.registry import register, register_arch
@@ -223,7 +223,8 @@ def detect(sd: Mapping[str, torch.Tensor]) -> dict[str, Any] | None:
         return None
     levels = ("encoder_level1", "encoder_level2", "encoder_level3", "latent")
     dim, in_channels = sd["patch_embed.proj.weight"].shape[:2]
-    hidden = sd["encoder_level1.0.ffn.project_out.weight"].shape[1]
+    # project_out is (d, int(d * factor), 1, 1) in every block: all widths together pin the factor down
+    widths = [v.shape[:2] for k, v in sd.items() if k.endswith(".ffn.project_out.weight")]
     b1 = "encoder_level1.0."
     norm = "iln" if f"{b1}norm1.body.gamma" in sd else "ln" if f"{b1}norm1.body.bias" in sd else "ln_nobias"
     return {
@@ -233,7 +234,7 @@ def detect(sd: Mapping[str, torch.Tensor]) -> dict[str, Any] | None:
         "num_blocks": [_count_blocks(sd, p) for p in levels],
         "num_refinement_blocks": _count_blocks(sd, "refinement"),
         "heads": [int(sd[f"{p}.0.attn.temperature"].shape[0]) for p in levels],
-        "ffn_expansion_factor": 2.66 if int(dim * 2.66) == hidden else hidden / dim,
+        "ffn_expansion_factor": expansion_ratio(widths, preferred=(2.66,)),
         "bias": f"{b1}attn.qkv.bias" in sd,
         "norm": norm,
         "dual_pixel": "skip_conv.weight" in sd,
@@ -242,8 +243,7 @@ def detect(sd: Mapping[str, torch.Tensor]) -> dict[str, Any] | None:
 
 
 def _count_blocks(sd: Mapping[str, torch.Tensor], prefix: str) -> int:
-    pattern = re.compile(rf"{prefix}\.(\d+)\.")
-    return len({m.group(1) for k in sd if (m := pattern.match(k))})
+    return count_indices(sd, rf"{prefix}\.(\d+)\.")
 
 
 def _detect_patch_norm(sd: Mapping[str, torch.Tensor], in_channels: int) -> str:

@@ -46,3 +46,21 @@ def test_compact_sr_starts_as_bicubic():
     with torch.no_grad():
         expected = torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
         assert torch.allclose(model(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["compact-sr-x4", "sr-x2"])
+def test_compact_sr_is_recognised_from_its_keys(name):
+    """A bare state_dict (no header) of the conv + attention hybrid rebuilds the same network."""
+    from irtool.models import registry
+
+    model = create(name).eval()
+    arch, hparams = registry.detect(model.state_dict())
+    # the image residual leaves no trace in the weights: the one hyper-parameter a bare state_dict cannot give
+    assert {k: v for k, v in hparams.items() if k != "image_residual"} == {
+        k: v for k, v in model.descriptor.hparams.items() if k not in ("image_residual", "upsampler_channels")
+    }
+    rebuilt = registry.build(arch, {**hparams, "image_residual": "bicubic"}).eval()
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.rand(1, 3, 12, 20)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), model(x))

@@ -125,6 +125,9 @@ def test_registered_configs_norm_override_and_descriptor():
         ("hiir-sr", {"scale": 3, "upsampler_channels": 8, **TINY_SR, "layout": "paired", "cell": 2, "norm": "iln"}),
         ("hiir-sr", {"scale": 4, "upsampler": "pixelshuffledirect", **TINY_SR, "ffn": "conv", "stage_conv": "none"}),
         ("hiir-unet", {**TINY_UNET, "attn_type": "cosine", "l3": "channel", "norm": "ln_nobias", "dispersion": 3}),
+        # the compact hybrids' residual conv blocks, and a ratio that one level's width alone does not pin down
+        ("hiir-sr", {"scale": 2, "upsampler": "pixelshuffledirect", **TINY_SR, "conv_blocks": 2, "ffn_ratio": 2.2}),
+        ("hiir-unet", {**TINY_UNET, "ffn": "conv", "ffn_ratio": 2.2}),
     ],
 )
 def test_architecture_is_detected_from_state_dict_keys(arch, hparams):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -56,3 +58,44 @@ def test_tiles_with_shared_statistics_equal_the_whole_image():
     assert torch.allclose(tiles[0], whole[:, :16, :20], atol=1e-5)
     assert torch.allclose(tiles[3], whole[:, 16:, 20:], atol=1e-5)
     assert torch.allclose(batch[1:], whole[:, 16:, 20:], atol=1e-5)
+
+
+class _FailOnce(nn.Module):
+    """Raises on its first call, as an out-of-memory error part-way through a forward pass would."""
+
+    def __init__(self):
+        super().__init__()
+        self.armed = True
+
+    def forward(self, x):
+        if self.armed:
+            self.armed = False
+            raise RuntimeError("out of memory (simulated)")
+        return x
+
+
+def test_a_pass_cut_short_does_not_shift_the_statistics_of_later_passes():
+    torch.manual_seed(0)
+    m = _TwoBlocks()
+    m.n2 = m.n1  # one i-LN module called twice per pass: its statistics are replayed by call order
+    img = torch.randn(1, 16, 16, 6) * 2 + 1
+    with record_statistics(m) as stats:
+        whole = m(img)
+    m.f1 = nn.Sequential(_FailOnce(), m.f1)  # fails once between the first i-LN call and the second
+    with use_statistics(m, stats):
+        with contextlib.suppress(RuntimeError):
+            m(img[:, :8])
+        tile = m(img[:, :8])  # the retry
+    assert torch.allclose(tile, whole[:, :8], atol=1e-5)
+
+
+def test_each_recorded_pass_starts_afresh():
+    torch.manual_seed(0)
+    m = _TwoBlocks()
+    img = torch.randn(1, 16, 16, 6) * 2 + 1
+    with record_statistics(m) as stats:
+        m(img * 100)  # e.g. a reduced-precision pass that overflowed, then recorded again
+        whole = m(img)
+    assert len(stats) == 2  # one entry per i-LN call of the last pass
+    with use_statistics(m, stats):
+        assert torch.allclose(m(img[:, 8:]), whole[:, 8:], atol=1e-5)

@@ -173,7 +173,22 @@ def test_macs_reproduce_the_published_restormer_figure():
     assert macs["input"] == [1, 3, 256, 256]
     assert macs["macs"]["conv"] == 140_990_496_768  # "140.99 GFLOPs": convolutions only
     assert macs["macs"]["all"] == 154_882_031_616  # plus the two attention matmuls
+    assert macs["macs"]["conv_linear"] == macs["macs"]["conv"]  # its projections are 1x1 convs: no nn.Linear
     assert set(macs["by_op"]) == {"convolution", "bmm"}
+
+
+def test_macs_count_linear_layers_apart_from_attention():
+    """Hi-IR's projections and FFNs are nn.Linear: run as mm/addmm like attention, but layers with weights."""
+    from torch import nn
+
+    hp = {"scale": 2, "dim": 12, "depths": [2], "heads": 2, "window": 4, "dispersion": 2, "upsampler_channels": 8}
+    with torch.device("meta"):
+        model = registry.build("hiir-sr", hp)
+    macs = count_macs(model, 16, 24)["macs"]  # a multiple of window x dispersion: no padded tokens
+    # every linear layer of the SR body sees each of the 16 x 24 tokens once
+    linear = 16 * 24 * sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    assert macs["conv_linear"] == macs["conv"] + linear
+    assert macs["conv_linear"] < macs["all"]  # the attention products come on top
 
 
 def test_cli_list_info_convert(tmp_path, capsys):

@@ -187,6 +187,16 @@ def test_detection_reads_non_default_shapes():
     assert detect({"conv_first.weight": torch.zeros(1)}) is None
 
 
+@pytest.mark.parametrize("factor", [2.66, 2.2, 8 / 3, 1.3])
+def test_detection_reads_the_ffn_factor_from_every_level(factor):
+    # int() truncates: from level 1 alone (dim 48) 2.2 reads as 105/48 = 2.1875, which builds 210 channels at
+    # dim 96 instead of 211; every level's width has to agree.
+    model = meta_model("restormer", ffn_expansion_factor=factor)
+    with torch.device("meta"):
+        rebuilt = registry.build("restormer", detect(model.state_dict()))
+    assert layout_of(rebuilt) == layout_of(model)
+
+
 @pytest.mark.slow  # a full-size (26M) model: building, saving, loading and one forward pass
 def test_official_pth_loads_and_runs_on_any_size(tmp_path):
     torch.manual_seed(0)
