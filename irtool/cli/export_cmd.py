@@ -20,7 +20,9 @@ Examples:
 MODEL is a registry name, a weight file, an hf://owner/repo@rev/file.safetensors reference, or a training
 checkpoint (a .safetensors file, or a checkpoint folder: its ema.safetensors, else model.safetensors).
 ONNX and TorchScript accept any batch, height and width; the model pads to its size multiple inside the graph.
-Run an exported .onnx without torch: irtool restore photo.png -m sr-x4.onnx (needs pip install 'irtool[onnx]').
+Run an exported .onnx through onnxruntime: irtool restore photo.png -m sr-x4.onnx (pip install 'irtool\\[onnx]').
+Exit codes: 1 the exporter refused the model, or the export did not match torch (nothing is written then);
+2 bad options or output path (checked before any work); 3 model unavailable, or --push-to-hub without a login.
 """
 
 _SUFFIX_FORMATS = {".safetensors": "safetensors", ".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}
@@ -78,17 +80,38 @@ def export_command(
 ) -> None:
     """Export a model for other runtimes or for the Hugging Face Hub, and check the export against torch."""
     from irtool.errors import UsageError
+    from irtool.export.files import check_output
+    from irtool.export.onnx_export import DEFAULT_OPSET, OPSETS
+    from irtool.export.tracing import PRECISIONS
 
+    # Everything that can be refused without the model is refused before loading and tracing it (minutes).
     fmt = fmt or _format_from_suffix(output)
     if fmt not in _SUFFIX_FORMATS.values() and fmt != "hub":
         raise UsageError(f"--format {fmt!r}: choose safetensors, hub, onnx or torchscript")
     if fmt != "hub" and (eval_json or push_to_hub):
         raise UsageError("--eval-json and --push-to-hub belong to --format hub")
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision {precision!r}: choose {' or '.join(PRECISIONS)}")
     if fmt in ("safetensors", "hub") and precision != "fp32":
         raise UsageError("--precision applies to onnx and torchscript; weight files keep the model's own precision")
-    source = _resolve_source(model)
+    if opset not in OPSETS:
+        raise UsageError(f"--opset {opset}: choose {' or '.join(map(str, OPSETS))}")
+    if fmt != "onnx" and opset != DEFAULT_OPSET:
+        raise UsageError("--opset applies to --format onnx")
+    if push_to_hub:
+        _check_repo_id(push_to_hub)
+    check_output(output, folder=fmt == "hub")
+    by_name = _is_registry_name(model)
+    if untrained and not by_name:
+        raise UsageError("--untrained applies to registry names; a weight file is always exported with its weights")
+    source = model if by_name else _resolve_source(model, offline)
     if Path(source).exists() and _same_file(Path(source), output, fmt):
         raise UsageError(f"{output}: is the input model; choose another output")
+    scores = []
+    if eval_json:
+        from irtool.export.model_card import read_eval_json
+
+        scores = read_eval_json(eval_json)
 
     from irtool import export, models
     from irtool.cli._output import info, print_json, warn
@@ -97,6 +120,10 @@ def export_command(
     info(f"loading {model}")
     net = models.load(source, pretrained=not untrained, offline=offline)
     d = net.descriptor
+    if scores:
+        from irtool.export.model_card import check_scores_fit
+
+        check_scores_fit(scores, d)
     if precision == "fp16" and not d.fp16_safe:
         warn(f"{d.name or d.arch} is not marked fp16-safe; check the verification numbers below")
     if fmt == "onnx" and d.global_stats:
@@ -108,13 +135,14 @@ def export_command(
     elif fmt == "torchscript":
         result = export.export_torchscript(net, output, precision=precision, verify=verify)
     else:
-        metadata = {**source_metadata(source), "irtool.exported_from": model}
+        # Random weights must not carry the training summary (steps, scores) of the weights they replace.
+        trained = {} if untrained else source_metadata(source, offline=offline)
+        metadata = {**trained, "irtool.exported_from": model}
+        if untrained:
+            metadata["irtool.untrained"] = "true"
         if fmt == "safetensors":
             result = export.export_safetensors(net, output, metadata=metadata, verify=verify)
         else:
-            from irtool.export.model_card import read_eval_json
-
-            scores = read_eval_json(eval_json)
             result = export.export_hub_folder(
                 net, output, repo_id=push_to_hub, scores=scores, metadata=metadata, verify=verify
             )
@@ -138,8 +166,41 @@ def _format_from_suffix(output: Path) -> str:
     raise UsageError(f"cannot tell the format from {output.name!r}: pass --format")
 
 
-def _resolve_source(model: str) -> str:
-    """A checkpoint or run folder stands for the weight file in it; anything else is passed on as is."""
+def _check_repo_id(repo_id: str) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    from irtool.errors import UsageError
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise UsageError(f"--push-to-hub {repo_id!r}: not a Hub repository id (OWNER/NAME)") from None
+    if "/" not in repo_id:
+        raise UsageError(f"--push-to-hub {repo_id!r}: give OWNER/NAME (your user or organisation name first)")
+
+
+def _is_registry_name(model: str) -> bool:
+    """A registry name wins over a folder of the same name in the current directory: a Hub folder exported as
+    `irtool export sr-x4 -o sr-x4` must not become the source of the next `irtool export sr-x4`."""
+    from irtool.errors import IrtoolError
+    from irtool.models import checkpoint, registry
+
+    if model.startswith("hf://") or "/" in model or "\\" in model or Path(model).suffix in checkpoint.SUFFIXES:
+        return False
+    try:
+        registry.get_entry(model)
+    except IrtoolError:
+        return False
+    return True
+
+
+def _resolve_source(model: str, offline: bool) -> str:
+    """The local file to export from: a Hub reference is fetched once (its weights and its header must be the same
+    file, not two downloads of a moving branch), a checkpoint or run folder stands for the weight file in it."""
+    if model.startswith("hf://"):
+        from irtool.hub import resolve_model_file
+
+        return str(resolve_model_file(model, offline=offline))
     path = Path(model)
     if not path.is_dir():
         return model

@@ -57,7 +57,10 @@ class OnnxModel:
             raise InputError(
                 f"{self.path}: no irtool metadata in this ONNX file (scale, channels): export it with `irtool export`"
             )
-        self.descriptor = ModelDescriptor.from_dict(json.loads(meta[DESCRIPTOR_KEY]))
+        try:
+            self.descriptor = ModelDescriptor.from_dict(json.loads(meta[DESCRIPTOR_KEY]))
+        except (ValueError, TypeError) as e:  # bad JSON, or JSON that is not a descriptor
+            raise InputError(f"{self.path}: its irtool metadata is damaged ({_first_line(e)})") from None
         self.precision = meta.get(PRECISION_KEY, "fp32")
         self.device = device
 

@@ -7,9 +7,10 @@
 
 Every export is written under a temporary name, verified (random inputs of two odd sizes, outputs compared with
 the torch model), and only then moved into place; a mismatch raises `VerificationFailed` and leaves nothing behind.
+A model the exporter cannot take raises `ExportFailed` (one line, no graph dump).
 """
 
-from irtool.export.files import ExportResult, VerificationFailed
+from irtool.export.files import ExportFailed, ExportResult, VerificationFailed
 from irtool.export.hub_folder import export_hub_folder, push_to_hub
 from irtool.export.onnx_export import export_onnx
 from irtool.export.safetensors_export import export_safetensors
@@ -19,6 +20,7 @@ FORMATS = ("safetensors", "hub", "onnx", "torchscript")
 
 __all__ = [
     "FORMATS",
+    "ExportFailed",
     "ExportResult",
     "VerificationFailed",
     "export_hub_folder",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from irtool.errors import IrtoolError
+from irtool.errors import IrtoolError, UsageError
 from irtool.export.verify import Verification
 
 
@@ -41,13 +41,49 @@ class VerificationFailed(IrtoolError):
         )
 
 
+class ExportFailed(IrtoolError):
+    """The exporter (torch.onnx, the tracer) rejected the model; nothing was written."""
+
+
+def exporter_error(what: str, fmt: str, error: BaseException) -> ExportFailed:
+    """One line from an exporter's exception: torch's carry whole IR graphs or Python stacks after the first line."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return ExportFailed(f"{what}: cannot be exported to {fmt} ({reason})")
+
+
+def check_output(path: Path, *, folder: bool) -> None:
+    """Refuse an output path that cannot be written, before the (slow) export rather than at its very end."""
+    if folder and path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: exists and is not a folder (a hub export writes a folder)")
+    if not folder and path.is_dir():
+        raise UsageError(f"{path}: is a folder; give the name of the file to write")
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{path}: cannot be created, {parent} is a file")
+            break
+
+
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` (same suffix, for tools that look at it), moved onto `path` on success."""
+    """A temporary path beside `path` (same suffix, for tools that look at it), moved onto `path` on success.
+
+    The file gets the permissions a newly created file normally gets (umask): some writers (safetensors) create
+    theirs 0600, which would make an export meant for sharing unreadable to other users.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp
+        os.chmod(tmp, _new_file_mode())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _new_file_mode() -> int:
+    # Reading the umask means setting it: set it back at once (exports run in the main thread).
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -18,11 +18,12 @@ from torch import nn
 from irtool import __version__
 from irtool.errors import UnavailableError
 from irtool.export.files import ExportResult
-from irtool.export.model_card import Score, render_card
+from irtool.export.model_card import Score, check_scores_fit, render_card
 from irtool.export.safetensors_export import export_safetensors
 from irtool.export.verify import Shape
 
 WEIGHTS_FILE = "model.safetensors"
+TEMP_PATTERN = ".*.tmp*"  # what irtool.export.files.atomic_output and _write_text below name their temporaries
 
 
 def export_hub_folder(
@@ -40,6 +41,7 @@ def export_hub_folder(
 
     `repo_id` only fills the usage lines of the card; without it they say OWNER/<folder name>.
     """
+    check_scores_fit(scores or [], model.descriptor)
     folder = Path(folder)
     name = name or model.descriptor.name or folder.name
     repo_id = repo_id or f"OWNER/{folder.resolve().name}"
@@ -89,6 +91,8 @@ def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = False) -> d
             repo_id=repo_id,
             repo_type="model",
             commit_message=f"Upload model exported with irtool {__version__}",
+            # Temporaries of an export that was killed mid-write (".model.<pid>.tmp.safetensors") stay local.
+            ignore_patterns=[TEMP_PATTERN],
         )
     except Exception as e:  # HTTP errors and connection errors (httpx or requests, by huggingface_hub version)
         raise UnavailableError(f"upload to {repo_id} failed: {str(e).strip().splitlines()[0]}") from None

@@ -9,7 +9,7 @@ space, border crop, scale, noise level), and the card states that protocol besid
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,39 @@ class Score:
     psnr: float
     ssim: float | None
     protocol: str  # e.g. "sr, Y, crop 4" or "denoise, RGB, sigma 25"
+    source: str = ""  # the file it came from, for error messages
+    model: dict[str, Any] | None = None  # the evaluated model's descriptor (None: scored from a predictions folder)
+    scale: int | None = None  # the protocol's scale
+
+
+def check_scores_fit(scores: list[Score], descriptor: ModelDescriptor) -> None:
+    """Refuse scores of another model: a card would publish them as this model's.
+
+    The weights themselves cannot be compared (the report does not hash them); architecture, hyper-parameters,
+    task and scale can, and a mix-up (the x2 model's scores on the x4 card) shows there.
+    """
+    mine = _identity(descriptor)
+    for s in scores:
+        if s.model is not None:
+            try:
+                theirs = ModelDescriptor.from_dict(s.model)
+            except (TypeError, ValueError):
+                raise InputError(f"{s.source}: its `model` entry is not a model descriptor") from None
+            if _identity(theirs) != mine:
+                raise InputError(
+                    f"{s.source}: scores of another model ({_what(theirs)}), not of the exported {_what(descriptor)}"
+                )
+        if descriptor.task == "sr" and s.scale is not None and s.scale != descriptor.scale:
+            raise InputError(f"{s.source}: scored at x{s.scale}, but the exported model is x{descriptor.scale}")
+
+
+def _identity(d: ModelDescriptor) -> tuple[Any, ...]:
+    # Through JSON, as the report stored it: hyper-parameter tuples come back as lists.
+    return (d.arch, d.task, d.scale, json.loads(json.dumps(d.hparams)))
+
+
+def _what(d: ModelDescriptor) -> str:
+    return f"{d.name or d.arch}: {d.arch} {d.task} x{d.scale}"
 
 
 def read_eval_json(paths: list[Path]) -> list[Score]:
@@ -54,7 +87,7 @@ def read_eval_json(paths: list[Path]) -> list[Score]:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise InputError(f"{path}: not a readable JSON file ({e})") from None
-        found = list(_reports(data))
+        found = [replace(s, source=str(path)) for s in _reports(data)]
         if not found:
             raise InputError(f"{path}: no evaluation results in it (expected the output of `irtool eval --json`)")
         scores.extend(found)
@@ -87,7 +120,16 @@ def _score(report: dict[str, Any]) -> Score:
     if proto.get("sigma") is not None:
         parts.append(f"sigma {proto['sigma']:g}")
     ssim = report.get("ssim")
-    return Score(name, float(report["psnr"]), float(ssim) if isinstance(ssim, (int, float)) else None, ", ".join(parts))
+    model = report.get("model")
+    scale = proto.get("scale")
+    return Score(
+        name,
+        float(report["psnr"]),
+        float(ssim) if isinstance(ssim, (int, float)) else None,
+        ", ".join(parts),
+        model=model if isinstance(model, dict) else None,
+        scale=scale if isinstance(scale, int) else None,
+    )
 
 
 def hub_license(license_text: str) -> dict[str, str]:
@@ -95,7 +137,8 @@ def hub_license(license_text: str) -> dict[str, str]:
     key = license_text.strip().lower()
     if key in HUB_LICENSES:
         return {"license": key}
-    slug = "".join(c if c.isalnum() else "-" for c in key.split("(")[0].strip()).strip("-")
+    slug = "".join(c if c.isalnum() else "-" for c in key.split("(")[0].strip())
+    slug = "-".join(part for part in slug.split("-") if part)  # "apl, non-commercial" -> "apl-non-commercial"
     return {"license": "other", "license_name": slug or "other"}
 
 
@@ -156,6 +199,11 @@ def render_card(
         "",
         f"{d.arch} for {what}, exported with irtool {__version__}.",
         "",
+        *(
+            ["**Untrained: random weights** (exported with `--untrained`), for testing runtimes only.", ""]
+            if metadata.get("irtool.untrained") == "true"
+            else []
+        ),
         "## Use",
         "",
         "```bash",

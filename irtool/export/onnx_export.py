@@ -12,7 +12,10 @@ The file's metadata (`irtool.descriptor`) tells `irtool.engine.onnx_runner.OnnxM
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch import nn
@@ -27,7 +30,7 @@ from irtool.engine.onnx_runner import (
     OnnxModel,
 )
 from irtool.errors import UnavailableError, UsageError
-from irtool.export.files import ExportResult, VerificationFailed, atomic_output
+from irtool.export.files import ExportResult, VerificationFailed, atomic_output, exporter_error
 from irtool.export.tracing import quiet_tracing, sample_input, traceable
 from irtool.export.verify import TOLERANCE, Shape, compare, probe_shapes
 
@@ -58,23 +61,26 @@ def export_onnx(
     shapes = shapes or probe_shapes(model.descriptor)
     graph = traceable(model, precision)
     with atomic_output(path) as tmp:
-        with quiet_tracing(), torch.no_grad():
-            torch.onnx.export(
-                graph,
-                (sample_input(shapes[0]),),
-                str(tmp),
-                dynamo=False,
-                opset_version=opset,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={
-                    INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
-                    OUTPUT_NAME: {0: "batch", 2: "out_height", 3: "out_width"},
-                },
-            )
-        proto = onnx.load(str(tmp))
-        _set_metadata(proto, model, precision)
-        onnx.checker.check_model(proto)
+        try:
+            with quiet_tracing(), _no_graph_dump(), torch.no_grad():
+                torch.onnx.export(
+                    graph,
+                    (sample_input(shapes[0]),),
+                    str(tmp),
+                    dynamo=False,
+                    opset_version=opset,
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_axes={
+                        INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+                        OUTPUT_NAME: {0: "batch", 2: "out_height", 3: "out_width"},
+                    },
+                )
+            proto = onnx.load(str(tmp))
+            _set_metadata(proto, model, precision)
+            onnx.checker.check_model(proto)
+        except Exception as e:  # an op without an ONNX form, a graph the checker rejects: the user gets one line
+            raise exporter_error(_name(model), "ONNX", e) from None
         onnx.save(proto, str(tmp))
         result = ExportResult(path, "onnx", _details(opset, precision))
         if verify:
@@ -83,6 +89,22 @@ def export_onnx(
             if not result.verification.ok:
                 raise VerificationFailed(result)  # the temporary file is removed
     return result
+
+
+@contextmanager
+def _no_graph_dump() -> Iterator[None]:
+    """Keep torch.onnx from printing the whole IR graph to stdout when an op fails to export.
+
+    torch 2.13's exporter switches its log on for every export (`setup_onnx_logging` tests the function object
+    `_jit_is_onnx_log_enabled`, always true, instead of calling it) and, on failure, logs the graph to stdout: that
+    would break `--json` output and bury the one-line error.
+    """
+    with mock.patch.object(torch._C, "_jit_onnx_log", lambda *args: None):
+        yield
+
+
+def _name(model: nn.Module) -> str:
+    return model.descriptor.name or model.descriptor.arch
 
 
 def _details(opset: int, precision: str) -> dict[str, object]:

@@ -46,22 +46,26 @@ def export_safetensors(
     return result
 
 
-def source_metadata(ref: str | Path) -> dict[str, str]:
-    """The free-form header entries of the file behind a model reference ({} when it has none)."""
+def source_metadata(ref: str | Path, *, offline: bool = False) -> dict[str, str]:
+    """The free-form header entries of the file behind a model reference ({} when it has none).
+
+    `offline` as for `irtool.models.load`: the model was just loaded from the same (cached) file, so an offline
+    export must not go back to the network for its header.
+    """
     from irtool.models import checkpoint, registry
 
     ref = str(ref)
     if ref.startswith("hf:"):
         from irtool.hub import resolve_model_file
 
-        return _free(checkpoint.read_metadata(resolve_model_file(ref)))
+        return _free(checkpoint.read_metadata(resolve_model_file(ref, offline=offline)))
     if Path(ref).is_file():
         return _free(checkpoint.read_metadata(ref))
     entry = registry.get_entry(ref)
     weights = entry.weights_ref()
     if weights is None:
         return {}
-    return source_metadata(weights)
+    return source_metadata(weights, offline=offline)
 
 
 def _free(meta: dict[str, str]) -> dict[str, str]:

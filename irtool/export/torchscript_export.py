@@ -18,7 +18,7 @@ from torch import nn
 
 from irtool import __version__
 from irtool.errors import InputError
-from irtool.export.files import ExportResult, VerificationFailed, atomic_output
+from irtool.export.files import ExportResult, VerificationFailed, atomic_output, exporter_error
 from irtool.export.tracing import quiet_tracing, sample_input, traceable
 from irtool.export.verify import TOLERANCE, Shape, compare, probe_shapes
 from irtool.models.descriptor import ModelDescriptor
@@ -38,8 +38,11 @@ def export_torchscript(
     path = Path(path)
     shapes = shapes or probe_shapes(model.descriptor)
     graph = traceable(model, precision)
-    with quiet_tracing(), torch.no_grad():
-        traced = torch.jit.trace(graph, (sample_input(shapes[0]),), check_trace=False)
+    try:
+        with quiet_tracing(), torch.no_grad():
+            traced = torch.jit.trace(graph, (sample_input(shapes[0]),), check_trace=False)
+    except Exception as e:  # the tracer's errors carry a Python stack after the first line
+        raise exporter_error(model.descriptor.name or model.descriptor.arch, "TorchScript", e) from None
     extra = {EXTRA_FILE: json.dumps({"descriptor": model.descriptor.to_dict(), "precision": precision})}
     result = ExportResult(path, "torchscript", {"precision": precision, "irtool_version": __version__})
     with atomic_output(path) as tmp:
@@ -69,6 +72,9 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
         raise InputError(f"{path}: not a TorchScript file ({str(e).strip().splitlines()[0]})") from None
     if not extra[EXTRA_FILE]:
         raise InputError(f"{path}: no irtool metadata in this TorchScript file: export it with `irtool export`")
-    info = json.loads(extra[EXTRA_FILE])
-    module.descriptor = ModelDescriptor.from_dict(info["descriptor"])
+    try:
+        info = json.loads(extra[EXTRA_FILE])
+        module.descriptor = ModelDescriptor.from_dict(info["descriptor"])
+    except (ValueError, TypeError, KeyError) as e:  # bad JSON, or JSON that is not what export_torchscript wrote
+        raise InputError(f"{path}: its irtool metadata is damaged ({type(e).__name__}: {e})") from None
     return module.eval()

@@ -27,6 +27,7 @@ Shape = tuple[int, int, int, int]
 class Check:
     shape: Shape  # the input's (B, C, H, W)
     max_abs_diff: float
+    error: str | None = None  # why the exported copy gave no output of the right shape at this size
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,16 @@ class Verification:
             "ok": self.ok,
             "tolerance": self.tolerance,
             "max_abs_diff": self.max_abs_diff,
-            "checks": [{"shape": list(c.shape), "max_abs_diff": c.max_abs_diff} for c in self.checks],
+            "checks": [
+                {"shape": list(c.shape), "max_abs_diff": c.max_abs_diff, **({"error": c.error} if c.error else {})}
+                for c in self.checks
+            ],
         }
 
     def summary(self) -> str:
-        sizes = ", ".join(f"{c.shape[0]}x{c.shape[2]}x{c.shape[3]}: {c.max_abs_diff:.2e}" for c in self.checks)
+        sizes = ", ".join(
+            f"{c.shape[0]}x{c.shape[2]}x{c.shape[3]}: {c.error or f'{c.max_abs_diff:.2e}'}" for c in self.checks
+        )
         verdict = "ok" if self.ok else f"FAILED (tolerance {self.tolerance:g})"
         return f"max abs difference vs torch {sizes} -> {verdict}"
 
@@ -93,8 +99,20 @@ def compare(
         x = random_input(shape, seed + i)
         with torch.no_grad():
             ref = model(torch.from_numpy(x)).float().numpy()
-        got = np.asarray(run(x), dtype=np.float32)
-        # A wrong output shape (a size frozen into the graph) fails the check rather than stopping it.
-        diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
-        checks.append(Check(shape, diff))
+        # A size frozen into the graph shows as a wrong output shape or as the runtime refusing the input (a
+        # reshape or matmul of baked-in sizes): either fails the check instead of escaping as a runtime's error.
+        try:
+            got = np.asarray(run(x), dtype=np.float32)
+        except Exception as e:
+            checks.append(Check(shape, float("inf"), f"failed ({type(e).__name__}: {_first_line(e)})"))
+            continue
+        if got.shape != ref.shape:
+            checks.append(Check(shape, float("inf"), f"output shape {got.shape}, expected {ref.shape}"))
+        else:
+            checks.append(Check(shape, float(np.abs(got - ref).max())))
     return Verification(tuple(checks), tolerance)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""

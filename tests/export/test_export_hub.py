@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from types import SimpleNamespace
 
@@ -12,10 +13,10 @@ import yaml
 
 from irtool import models
 from irtool.cli import main
-from irtool.errors import EXIT_UNAVAILABLE, UnavailableError
+from irtool.errors import EXIT_UNAVAILABLE, InputError, UnavailableError
 from irtool.evaluate import Report, get_protocol
 from irtool.export import export_hub_folder, push_to_hub
-from irtool.export.model_card import read_eval_json
+from irtool.export.model_card import check_scores_fit, hub_license, read_eval_json
 from tests.export.conftest import tiny
 from tests.hubserver import running_hub
 
@@ -118,3 +119,47 @@ def test_push_uploads_the_folder_and_returns_a_pinned_ref(tmp_path, monkeypatch)
     assert pushed["ref"] == f"hf://me/x@{'c' * 40}/model.safetensors"
     assert calls[0][:2] == ("create", "me/x") and calls[0][2]["private"] is True
     assert calls[1][2]["folder_path"] == str(tmp_path)
+    # A killed export's temporaries are never uploaded (the pattern is fnmatch-style, as huggingface_hub uses it).
+    (pattern,) = calls[1][2]["ignore_patterns"]
+    assert fnmatch.fnmatch(".model.123.tmp.safetensors", pattern) and fnmatch.fnmatch(".README.md.9.tmp", pattern)
+    assert not fnmatch.fnmatch("model.safetensors", pattern) and not fnmatch.fnmatch("LICENSE.md", pattern)
+
+
+def test_licence_without_hub_id_gets_a_clean_slug():
+    assert hub_license("Restormer APL, non-commercial") == {
+        "license": "other",
+        "license_name": "restormer-apl-non-commercial",
+    }
+    assert hub_license("Apache-2.0") == {"license": "apache-2.0"}
+
+
+def test_scores_must_come_from_the_exported_model(tmp_path):
+    model = tiny("restormer-ln")  # hyper-parameters hold tuples; the report has them as JSON lists
+    mine = tmp_path / "mine.json"
+    report = Report(
+        psnr=30.0,
+        ssim=0.9,
+        per_image=[],
+        protocol=get_protocol("denoise").describe(scale=1, sigma=25),
+        dataset={"name": "CBSD68", "count": 68},
+        model=model.descriptor.to_dict(),
+        seconds=1.0,
+    )
+    mine.write_text(json.dumps(report.to_dict()))
+    check_scores_fit(read_eval_json([mine]), model.descriptor)
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**report.to_dict(), "model": tiny("restormer-iln").descriptor.to_dict()}))
+    with pytest.raises(InputError, match="other.json: scores of another model"):
+        export_hub_folder(model, tmp_path / "hub", scores=read_eval_json([other]))
+    assert not (tmp_path / "hub").exists()
+
+    x2 = _eval_json(tmp_path / "x2.json", "Set5", 33.0, 0.9)  # no model entry (scored predictions), sr x4 protocol
+    sr_x2 = models.create("sr-x2").descriptor
+    with pytest.raises(InputError, match="scored at x4, but the exported model is x2"):
+        check_scores_fit(read_eval_json([x2]), sr_x2)
+
+
+def test_untrained_export_says_so_on_the_card(tmp_path):
+    export_hub_folder(tiny("restormer-ln"), tmp_path / "hub", metadata={"irtool.untrained": "true"}, verify=False)
+    assert "**Untrained: random weights**" in (tmp_path / "hub" / "README.md").read_text()

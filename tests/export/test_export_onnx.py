@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from irtool import models
 from irtool.engine.onnx_runner import OnnxModel
-from irtool.export import VerificationFailed, export_onnx
+from irtool.export import ExportFailed, VerificationFailed, export_onnx
 from irtool.export.verify import probe_shapes
 from irtool.models.descriptor import ModelDescriptor
 from tests.export.conftest import TINY, tiny
@@ -73,3 +74,14 @@ def test_mismatch_fails_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
     export_onnx(FrozenWidth(), path, verify=False)  # the user can still have it
     assert path.is_file()
+
+
+def test_an_op_without_onnx_form_is_one_line_and_no_graph_dump(tmp_path, capfd):
+    """MATLAB-exact bicubic builds sparse matrices; torch.onnx refuses them and, left alone, prints its whole IR
+    graph to stdout."""
+    path = tmp_path / "b.onnx"
+    with pytest.raises(ExportFailed, match=r"^bicubic: cannot be exported to ONNX \(UnsupportedOperatorError") as info:
+        export_onnx(models.create("bicubic"), path)
+    assert "\n" not in str(info.value)
+    assert capfd.readouterr().out == ""
+    assert list(tmp_path.iterdir()) == []

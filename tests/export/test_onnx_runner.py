@@ -62,6 +62,12 @@ def test_foreign_or_broken_files_are_input_errors(tmp_path, exported):
     onnx.save(proto, str(foreign))
     with pytest.raises(InputError, match="no irtool metadata"):
         OnnxModel(foreign)
+    for damaged in ("{not json", '{"arch": "x"}'):  # unreadable, and readable but missing the task
+        proto.metadata_props.add(key="irtool.descriptor", value=damaged)
+        onnx.save(proto, str(foreign))
+        with pytest.raises(InputError, match="irtool metadata is damaged"):
+            OnnxModel(foreign)
+        del proto.metadata_props[:]
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a graph")
     with pytest.raises(InputError, match="onnxruntime cannot load"):
