@@ -1,10 +1,17 @@
-"""What `irtool restore` costs and keeps: video round trip, peak memory, tiled-vs-whole error, CPU throughput.
+"""What `irtool restore` costs and keeps: Set5 PSNR, video round trip, peak memory, tiled-vs-whole error, throughput.
 
+    python benchmarks/restore.py psnr                        # `irtool restore` on Set5 x4 LR, no network, vs bicubic
+    python benchmarks/restore.py psnr --python /tmp/fresh/bin/python   # the same from a fresh `pip install .` venv
     python benchmarks/restore.py video                       # 24-frame clip with audio through the SR model
     python benchmarks/restore.py rss --sizes 4 12 48         # peak RSS of `irtool restore` in a child process
-    python benchmarks/restore.py tiling                      # max |tiled - whole| per model
+    python benchmarks/restore.py tiling                      # max |tiled - whole| per shipped model
     python benchmarks/restore.py speed --threads 1 2 --opencv-python /tmp/cv4/bin/python   # MP/s, beside OpenCV
+    python benchmarks/restore.py speed --device cuda         # fp32 and bf16, with and without torch.compile
     python benchmarks/restore.py all
+
+A fresh venv for `psnr`: `python -m venv /tmp/fresh && /tmp/fresh/bin/pip install .` (from the checkout). The
+restore runs in a temporary folder (so `-m irtool` cannot pick up the checkout), with HF_HUB_OFFLINE=1, an empty
+HF_HOME and proxies pointing at a closed port: any attempt to reach the network fails.
 
 OpenCV's FSRCNN/ESPCN need opencv-contrib (cv2.dnn_superres) 4.x, which must not share an environment with
 opencv-python-headless: `python -m venv /tmp/cv4 && /tmp/cv4/bin/pip install "opencv-contrib-python-headless<5"`.
@@ -86,6 +93,51 @@ def model_file(task: str, folder: Path) -> tuple[str, str]:
 def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f}"
+
+
+# ---------------------------------------------------------------------------------------------------- psnr
+def bench_psnr(args: argparse.Namespace) -> dict:
+    """`irtool restore DIR -o OUT` with the default model on Set5 x4 LR, scored against HR beside bicubic."""
+    from irtool.evaluate import evaluate_folders
+
+    set5 = data_root() / "Set5"
+    lr, hr = set5 / "LR_bicubic" / "X4", set5 / "HR"
+    python = args.python or sys.executable
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        closed = "http://127.0.0.1:9"  # the discard port: nothing answers, so a network attempt fails at once
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "empty-hf-home"), "NO_PROXY": ""}
+        env.update({"HTTP_PROXY": closed, "HTTPS_PROXY": closed, "http_proxy": closed, "https_proxy": closed})
+        env.pop("HF_HUB_CACHE", None)
+        if args.python is None:  # this interpreter: the checkout, wherever it is run from
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        where = subprocess.run(
+            [python, "-c", "import irtool; print(irtool.__file__)"], capture_output=True, text=True, env=env, cwd=tmp
+        ).stdout.strip()
+        for key, extra in (("irtool", []), ("bicubic", ["-m", "bicubic"])):
+            out = tmp / key
+            cmd = [python, "-m", "irtool", "restore", str(lr), "-o", str(out), "-q", "--json", *extra]
+            run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp)
+            if run.returncode != 0:
+                raise SystemExit(f"`{' '.join(cmd)}` failed ({run.returncode}): {run.stderr.strip()}")
+            summary = json.loads(run.stdout)
+            report = evaluate_folders(out, hr, "sr", scale=4)  # pairs babyx4.png with baby.png by sorted order
+            results[key] = {
+                "model": summary["model"],
+                "images": report.dataset["count"],
+                "psnr": round(report.psnr, 3),
+                "ssim": round(report.ssim, 4),
+                "per_image": {s.name: round(s.psnr, 2) for s in report.per_image},
+            }
+    gain = results["irtool"]["psnr"] - results["bicubic"]["psnr"]
+    print(f"\n### `irtool restore` on Set5 x4 LR, no network (irtool from {where})\n")
+    print("Protocol `sr`: Y channel (BT.601), border 4, outputs as written (8-bit).\n")
+    print("| | model | images | PSNR dB | SSIM |\n|---|---|---|---|---|")
+    for key, r in results.items():
+        print(f"| {key} | {r['model']} | {r['images']} | {r['psnr']} | {r['ssim']} |")
+    print(f"\nGain over bicubic: {gain:+.2f} dB ({'meets' if gain >= 1 else 'misses'} the >= 1 dB target).")
+    return {"irtool_from": where, **results, "gain_db": round(gain, 3)}
 
 
 # --------------------------------------------------------------------------------------------------- video
@@ -227,14 +279,17 @@ def bench_tiling(args: argparse.Namespace) -> dict:
     from irtool.io.images import read_image, to_float32
 
     root = data_root()
-    cases = [
-        ("sr", root / "Set5" / "LR_bicubic" / "X4" / "babyx4.png", [64, 96]),
-        ("denoise", root / "CBSD68" / "101085.png", [128, 256]),
+    lr = root / "Set5" / "LR_bicubic"
+    cases = [  # every shipped model (sr-x4 and denoise may be replaced by --weights)
+        ("sr", "sr-x2", lr / "X2" / "babyx2.png", [64, 96]),
+        ("sr", "sr-x3", lr / "X3" / "babyx3.png", [64, 96]),
+        ("sr", None, lr / "X4" / "babyx4.png", [64, 96]),
+        ("denoise", None, root / "CBSD68" / "101085.png", [128, 256]),
     ]
     torch.set_num_threads(args.threads[-1])
     results = []
-    for task, path, tiles in cases:
-        model, label = get_model(task)
+    for task, name, path, tiles in cases:
+        model, label = get_model(task, name)
         pixels = to_float32(read_image(path).pixels).transpose(2, 0, 1)
         if task == "denoise":
             pixels = pixels + np.random.default_rng(0).normal(0, 25 / 255, pixels.shape).astype(np.float32)
@@ -310,20 +365,29 @@ def bench_speed(args: argparse.Namespace) -> dict:
     root = data_root()
     lr_paths = {s: sorted((root / "Set5" / "LR_bicubic" / f"X{s}").glob("*.png")) for s in args.scales}
     noisy_paths = sorted((root / "CBSD68").glob("*.png"))[:4]
-    ours = [(*get_model("sr", f"compact-sr-x{s}" if s != 4 else None), lr_paths[s]) for s in args.scales]
+    # The shipped model of each scale (sr-x4 may be replaced by --weights).
+    ours = [(*get_model("sr", f"sr-x{s}" if s != 4 else None), lr_paths[s]) for s in args.scales]
     if args.denoise:
         ours.append((*get_model("denoise"), noisy_paths))
+    gpu = args.device != "cpu"
+    # On the CPU: fp32 at each thread count. On a GPU: each precision, with and without torch.compile.
+    settings = [("fp32", False)] if not gpu else [(p, c) for p in args.precisions for c in (False, True)]
 
     rows = []
-    for threads in args.threads:
+    for threads in args.threads if not gpu else args.threads[:1]:  # CPU threads hardly matter to a GPU run
         torch.set_num_threads(threads)
         for model, label, paths in ours:
             images = [read_image(p).pixels for p in paths]
-            runner = Runner(model, device="cpu")
-            restore_pixels(runner, images[0])  # warm-up: allocator, kernels, lazy init
-            started = time.perf_counter()
-            pixels = sum(out.shape[0] * out.shape[1] for out in (restore_pixels(runner, im) for im in images))
-            rows.append(_speed_row(label, threads, len(images), pixels / 1e6, time.perf_counter() - started))
+            for precision, compiled in settings:
+                runner = Runner(model, device=args.device, precision=precision, compile=compiled)
+                # Warm-up: allocator, kernels, lazy init; on a GPU every image size once (compile per shape).
+                for im in images if gpu else images[:1]:
+                    restore_pixels(runner, im)
+                started = time.perf_counter()
+                pixels = sum(out.shape[0] * out.shape[1] for out in (restore_pixels(runner, im) for im in images))
+                seconds = time.perf_counter() - started  # restore_pixels returns host arrays: the GPU is done
+                tag = f"{label}, {runner.device} {runner.precision}{', compiled' if compiled else ''}"
+                rows.append(_speed_row(tag, threads, len(images), pixels / 1e6, seconds))
         for s in args.scales:
             for algo, pb in (
                 ("fsrcnn", PEERS / "opencv-fsrcnn" / f"FSRCNN_x{s}.pb"),
@@ -343,8 +407,9 @@ def bench_speed(args: argparse.Namespace) -> dict:
                         timing["seconds"],
                     )
                 )
-    print(f"\n### CPU throughput, output megapixels per second ({machine()})\n")
-    print("Set5 LR images for SR, 4 CBSD68 images for denoising; engine defaults (tile 512, overlap 16).\n")
+    where = "CPU" if not gpu else f"{args.device} (OpenCV rows: CPU)"
+    print(f"\n### {where} throughput, output megapixels per second ({machine()})\n")
+    print("Set5 LR images for SR, 4 CBSD68 images for denoising; engine defaults (tile auto, overlap 16).\n")
     print("| model | threads | images | output MP | seconds | MP/s |\n|---|---|---|---|---|---|")
     for r in rows:
         print(
@@ -368,13 +433,16 @@ def _speed_row(label: str, threads: int, images: int, output_mp: float, seconds:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["video", "rss", "tiling", "speed", "all", "opencv-peer"])
+    parser.add_argument("what", choices=["psnr", "video", "rss", "tiling", "speed", "all", "opencv-peer"])
+    parser.add_argument("--python", help="psnr: the interpreter of a fresh venv with irtool installed")
     parser.add_argument("--sizes", type=float, nargs="+", default=[4, 12, 48], help="megapixels for rss")
     parser.add_argument("--rss-model", default=None, help="-m for the rss runs (default: the denoiser)")
     parser.add_argument("--rss-threads", type=int, default=2)
     parser.add_argument("--rss-limit", type=float, help="stop a run after this many seconds (peak so far)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--scales", type=int, nargs="+", default=[4])
+    parser.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4], help="speed: SR scales (sr-x2 ...)")
+    parser.add_argument("--device", default="cpu", help="speed: cpu, cuda, cuda:N or mps")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], help="speed on a GPU")
     parser.add_argument("--overlaps", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--no-denoise", dest="denoise", action="store_false", help="speed: skip the denoiser")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -393,7 +461,7 @@ def main() -> None:
     for item in args.weights:
         task, _, path = item.partition("=")
         WEIGHTS[task] = Path(path)
-    benches = {"video": bench_video, "rss": bench_rss, "tiling": bench_tiling, "speed": bench_speed}
+    benches = {"psnr": bench_psnr, "video": bench_video, "rss": bench_rss, "tiling": bench_tiling, "speed": bench_speed}
     chosen = list(benches) if args.what == "all" else [args.what]
     results = {"machine": machine(), **{name: benches[name](args) for name in chosen}}
     if args.json:

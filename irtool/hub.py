@@ -94,10 +94,12 @@ def fetch_file(
 
     `hint` ends the message when the file is neither cached nor downloadable: what the user can do instead.
     """
+    from huggingface_hub import errors as hf_errors
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,
+        HFValidationError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
@@ -105,6 +107,10 @@ def fetch_file(
 
     offline = offline_requested(offline)
     endpoint = os.environ.get("HF_ENDPOINT", "").rstrip("/") or None
+    # A connection that drops mid-file raises the HTTP library's own errors (not OSError), Xet storage its own.
+    transfer_errors = tuple(
+        getattr(hf_errors, name) for name in ("HTTPError", "XetDownloadError") if hasattr(hf_errors, name)
+    )
     try:
         path = Path(
             hf_hub_download(
@@ -126,8 +132,10 @@ def fetch_file(
         raise UnavailableError(f"{ref}: revision {ref.revision} not found in {ref.repo_id}") from None
     except EntryNotFoundError:
         raise UnavailableError(f"{ref}: no file {ref.filename} at that revision") from None
-    except (HfHubHTTPError, OSError) as e:
-        raise UnavailableError(f"{ref}: download failed: {str(e).splitlines()[0]}") from None
+    except HFValidationError as e:  # e.g. a repository name with spaces: the reference itself is wrong
+        raise UsageError(f"{ref}: {_first_line(e)}") from None
+    except (HfHubHTTPError, OSError, *transfer_errors) as e:
+        raise UnavailableError(f"{ref}: download failed: {_first_line(e)}") from None
 
     expected = sha256
     if expected is None:
@@ -169,8 +177,17 @@ def download(ref: str, to_dir: str | Path, *, offline: bool = False, sha256: str
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        # mkstemp made it 0600, which the rename would keep: the copy is for other machines and users.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return dest
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -99,3 +99,32 @@ def test_download_folder_repo_to_dir(fake_hub, tmp_path):
     assert out == tmp_path / "airgap" / "model.safetensors" and out.read_bytes() == WEIGHTS
     assert hub.resolve_model_file(f"hf://me/exported@{commit}/sub/extra.safetensors").read_bytes() == b"x"
     assert ("HEAD", f"/me/exported/resolve/{commit}/model.safetensors") in fake_hub.requests
+
+
+def test_downloaded_copy_gets_ordinary_file_permissions(fake_hub, tmp_path):
+    import os
+
+    commit = fake_hub.add_file("me/sr", "m.safetensors", WEIGHTS)
+    out = hub.download(f"hf://me/sr@{commit}/m.safetensors", tmp_path / "usb")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600: the copy goes to other machines
+
+
+def test_a_connection_dropped_mid_file_is_unavailable_not_a_crash(monkeypatch, tmp_path):
+    import huggingface_hub
+    from huggingface_hub import errors as hf_errors
+
+    def drops(*args, **kwargs):
+        raise hf_errors.HTTPError("The read operation timed out")  # the HTTP library's base error
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", drops)
+    with pytest.raises(UnavailableError, match="download failed: The read operation timed out"):
+        hub.resolve_model_file("hf://me/sr@" + "a" * 40 + "/m.safetensors")
+
+
+def test_an_invalid_repository_name_is_a_usage_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    with pytest.raises(UsageError, match="own er/repo"):
+        hub.resolve_model_file("hf://own er/repo@" + "a" * 40 + "/m.safetensors", offline=True)

@@ -160,6 +160,11 @@ def test_bad_options_are_usage_errors(tmp_path, capsys):
     assert run_cli(capsys, str(paths[0]), "-m", "identity", "-t", "big")[0] == 2
     assert run_cli(capsys, str(paths[0]), "-m", "identity", "--name", "{nope}")[0] == 2
     assert run_cli(capsys, str(paths[0]), "-m", "identity", "--precision", "fp8")[0] == 2
+    code, _, err = run_cli(capsys, str(paths[0]), "-m", "identity", "-o", str(tmp_path / "x.mp4"))
+    assert code == 2 and "an image input needs an image output file" in err
+    (tmp_path / "notes.txt").write_text("not a folder")
+    code, _, err = run_cli(capsys, str(tmp_path / "in"), "-m", "identity", "-o", str(tmp_path / "notes.txt"))
+    assert code == 2 and "is a file" in err
     code, _, err = run_cli(capsys, str(tmp_path / "missing.png"), "-m", "identity")
     assert code == 1 and "no such file" in err
     code, _, err = run_cli(capsys, str(paths[0]), "-m", "no-such-model")
@@ -214,6 +219,8 @@ def test_models_download_then_restore_offline(tmp_path, capsys, monkeypatch):
     # The server is gone: the pinned file comes from the HF cache, and the copied file works on its own.
     code, _, err = run_cli(capsys, str(image), "-m", ref, "--offline", "--overwrite")
     assert code == 0, err
+    code, _, err = run_cli(capsys, str(image), "-m", ref.replace("hf://", "hf:"), "--offline", "--overwrite")
+    assert code == 0, err  # the short spelling, as in `hf:owner/repo@rev/file`
     code, _, err = run_cli(capsys, str(image), "-m", str(tmp_path / "usb" / "m.safetensors"), "--overwrite")
     assert code == 0, err
     assert read_image(tmp_path / "in" / "restored" / "img0.png").pixels.shape == (24, 20, 3)

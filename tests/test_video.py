@@ -181,3 +181,31 @@ def test_frames_go_through_the_model(tmp_path):
         src = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(float)
         dst = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(float)
     assert abs(dst.mean() - src.mean() / 2) < 4  # a codec round trip away from half as bright
+
+
+def test_rotation_tags_dispositions_and_chapters_are_carried_over(tmp_path, capsys):
+    """A phone clip is stored sideways and turned by its display matrix; titles, languages and chapters matter too."""
+    plain = tmp_path / "plain.mp4"
+    make_video(plain, frames=6)
+    clip = tmp_path / "phone.mkv"
+    with av.open(str(plain)) as src, av.open(str(clip), "w") as dst:
+        dst.metadata.update({"title": "Holiday", "creation_time": "2020-01-02T03:04:05.000000Z"})
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        audio = streams[src.streams.audio[0].index]
+        audio.metadata["language"] = "fra"
+        audio.disposition = av.stream.Disposition.default
+        streams[src.streams.video[0].index].set_display_rotation(90)
+        dst.set_chapters([{"id": 1, "start": 0, "end": 1000, "time_base": Fraction(1, 1000), "metadata": {}}])
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    out = tmp_path / "out.mkv"
+    code, _, err = run_cli(capsys, str(clip), "-m", "identity", "-o", str(out))
+    assert code == 0, err
+    with av.open(str(clip)) as a, av.open(str(out)) as b:
+        assert next(b.decode(video=0)).rotation == next(a.decode(video=0)).rotation == 90
+        assert b.metadata["title"] == "Holiday" and b.metadata["creation_time"].startswith("2020-01-02")
+        assert b.streams.audio[0].metadata.get("language") == "fra"
+        assert b.streams.audio[0].disposition & av.stream.Disposition.default
+        assert len(b.chapters()) == len(a.chapters()) == 1

@@ -243,6 +243,8 @@ def _load_model(ref: str, *, offline: bool, device: str, threads: int | None) ->
         return load_onnx_model(ref, threads=threads, device="cpu" if device == "auto" else device)
     from irtool.models import load
 
+    if ref.startswith("hf:") and not ref.startswith("hf://"):
+        ref = "hf://" + ref[3:]  # the short spelling irtool.hub accepts; models.load knows only hf://
     return load(ref, offline=offline)
 
 

@@ -103,13 +103,19 @@ def release_cached_memory(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
+# How allocation failures read when they are not torch.OutOfMemoryError: MPS ("MPS backend out of memory"), the CPU
+# allocator ("DefaultCPUAllocator: can't allocate memory"), cuDNN / cuBLAS workspaces ("CUDNN_STATUS_ALLOC_FAILED").
+_OOM_MESSAGES = ("out of memory", "can't allocate memory", "status_alloc_failed")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    """CUDA and the CPU raise torch.OutOfMemoryError; MPS raises a RuntimeError that says so."""
+    """An allocation failure on any device: smaller tiles may get through."""
     import torch
 
     if isinstance(exc, torch.OutOfMemoryError):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(m in text for m in _OOM_MESSAGES)
 
 
 def _mps_available() -> bool:

@@ -74,6 +74,9 @@ def plan_jobs(inputs: list[str], naming: Naming, *, recursive: bool = False, exi
         and naming.output.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
         and not naming.output.is_dir()
     )
+    if naming.output is not None and not single_file_output and naming.output.is_file():
+        # Otherwise every job fails on its own, one "File exists" each, after the model has loaded.
+        raise UsageError(f"-o {naming.output}: is a file; for a folder, a glob or several inputs -o names a folder")
     jobs: list[Job] = []
     for arg in inputs:
         found, problem = _expand(arg, naming, recursive)
@@ -85,7 +88,8 @@ def plan_jobs(inputs: list[str], naming: Naming, *, recursive: bool = False, exi
                 assert naming.output is not None
                 output = naming.output
                 if (output.suffix.lower() in VIDEO_SUFFIXES) != (kind == "video"):
-                    raise UsageError(f"-o {output}: a {kind} input needs a {kind} output file")
+                    article = "an" if kind == "image" else "a"
+                    raise UsageError(f"-o {output}: {article} {kind} input needs {article} {kind} output file")
             else:
                 output = _output_path(item, naming, kind)
             jobs.append(Job(item.path, output, kind, listed=item.from_folder))

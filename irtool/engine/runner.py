@@ -5,8 +5,10 @@
 - Out of memory: the tile halves and the image starts again; the smaller tile sticks for the images that follow.
 - NaN/Inf in a reduced-precision result: that batch of tiles is run again in fp32 (counted in `nan_retries`).
 - i-LN models (`descriptor.global_stats`): tiles must share the whole image's normalisation statistics. They are
-  recorded on the image downscaled until it fits one tile, and replayed into every tile
-  (`irtool.models.norms.record_statistics` / `use_statistics`); an image that fits one tile needs neither.
+  recorded on a mosaic of full-resolution crops taken evenly across the image, as large as one tile, and replayed
+  into every tile (`irtool.models.norms.record_statistics` / `use_statistics`); an image that fits one tile needs
+  neither. Full resolution matters: a downscaled image has a fraction of the original's noise and fine texture,
+  and a denoiser fed statistics of a cleaner image than the one it sees lost 4.7 dB on a 1 MP photo.
 
 Models that run on onnxruntime (`runs_on_onnxruntime`) go through the same tiling and blending on the host; their
 precision is whatever the exported graph holds.
@@ -21,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from irtool.engine.devices import (
     choose_precision,
@@ -38,6 +39,10 @@ from irtool.errors import ResourceError, UsageError
 # MB and the overlap overhead small (benchmarks/restore.py measures the trade-off).
 CPU_TILE = 512
 MIN_TILE = 32  # below this the overlap eats the tile; out of memory here is a ResourceError
+# Side of the crops the i-LN statistics mosaic is made of: small enough to sample the whole image evenly, large
+# enough that crop borders are a minor part of each. Measured on the shipped models (tiled vs whole): 32-64 px crops
+# give SR 2-4x less error than a downscaled image; the denoiser is within 0.02 dB of whole-image output at 64-128.
+STATS_CELL = 64
 MAX_AUTO_TILE = 2048  # beyond this a bigger tile buys almost nothing and delays the first output
 DEFAULT_OVERLAP = 16
 
@@ -245,7 +250,7 @@ class Runner:
 
     @contextmanager
     def _shared_statistics(self, plan: TilePlan | None, read: ReadFn | None) -> Iterator[None]:
-        """For i-LN models cut into tiles: every tile normalises with statistics of the whole (downscaled) image."""
+        """For i-LN models cut into tiles: every tile normalises with statistics of the whole image (or a mosaic)."""
         if not self.descriptor.global_stats or plan is None or read is None or plan.tile_count == 1:
             yield
             return
@@ -256,26 +261,51 @@ class Runner:
         from irtool.models.norms import record_statistics, use_statistics
 
         factor = math.ceil(math.sqrt(plan.height * plan.width / plan.tile_size**2))
-        small = _downscaled(read, plan.height, plan.width, factor)
-        self._log_once(
-            "downscaled-stats",
-            f"i-LN statistics taken from the image downscaled {factor}x to {small.shape[-1]}x{small.shape[-2]} "
-            "(it does not fit one tile); use a larger --tile for the exact whole-image result",
-        )
-        with record_statistics(self.model) as stats:
+        small = _mosaic(read, plan.height, plan.width, factor)
+        if factor > 1:  # factor 1 (a long thin image no larger than a tile): the statistics are exact
+            self._log_once(
+                "mosaic-stats",
+                f"i-LN statistics taken from full-resolution crops covering 1/{factor**2} of the image "
+                "(it does not fit one tile); use a larger --tile for the exact whole-image result",
+            )
+        with record_statistics(self.model) as stats:  # a NaN retry inside records afresh, in fp32
             self._forward(small[None])
         with use_statistics(self.model, stats):
             yield
 
 
-def _downscaled(read: ReadFn, height: int, width: int, factor: int) -> torch.Tensor:
-    """Box-average the image by `factor`, reading it a stripe at a time (the full image never sits in float)."""
-    step = factor * max(1, 256 // factor)
-    parts = [
-        F.avg_pool2d(read(y, min(height, y + step), 0, width)[None], factor, ceil_mode=True)[0]
-        for y in range(0, height, step)
-    ]
-    return torch.cat(parts, dim=1)
+def _mosaic(read: ReadFn, height: int, width: int, factor: int) -> torch.Tensor:
+    """About 1/factor^2 of the image as a grid of full-resolution crops, each from its share of the image.
+
+    The mosaic is ceil(H / factor) x ceil(W / factor) pixels, cut into cells of about STATS_CELL; cell (i, j) is the
+    crop of the same size centred where the cell's centre falls in the image. Factor 1 is the image itself.
+    """
+    if factor <= 1:
+        return read(0, height, 0, width)
+    mosaic_h, mosaic_w = -(-height // factor), -(-width // factor)
+    rows = _cells(mosaic_h)
+    cols = _cells(mosaic_w)
+    return torch.cat(
+        [
+            torch.cat([read(*_crop(r, rows, height), *_crop(c, cols, width)) for c in range(len(cols) - 1)], dim=2)
+            for r in range(len(rows) - 1)
+        ],
+        dim=1,
+    )
+
+
+def _cells(length: int) -> list[int]:
+    """Cell borders along one side of the mosaic: equal cells of about STATS_CELL pixels."""
+    count = max(1, round(length / STATS_CELL))
+    return [round(i * length / count) for i in range(count + 1)]
+
+
+def _crop(i: int, borders: list[int], image_length: int) -> tuple[int, int]:
+    """The image span that mosaic cell `i` copies: as long as the cell, centred on the cell's share of the image."""
+    size = borders[i + 1] - borders[i]
+    centre = (i + 0.5) / (len(borders) - 1) * image_length
+    start = min(max(0, round(centre - size / 2)), image_length - size)
+    return start, start + size
 
 
 def restore_image(

@@ -4,7 +4,9 @@ The reader demuxes the file once. Video packets are decoded to RGB arrays (48-bi
 bits); audio and subtitle packets come out untouched, in file order, for the writer to copy (remux, no re-encode).
 The writer encodes frames with the source's timestamps in the source's time base, so frame rate, variable frame
 timing and the frame count are kept; it writes to a temporary file beside the target and renames it when the
-stream is complete, so an interrupted job leaves nothing behind.
+stream is complete, so an interrupted job leaves nothing behind. What players need besides pixels comes along too:
+the display rotation (phone videos are stored sideways and turned on playback), container and stream tags (title,
+creation time, audio language), stream dispositions (default / forced) and chapters.
 
 PyAV (`av`) is the optional `video` extra: it is imported only when a video is opened.
 """
@@ -31,6 +33,18 @@ DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18
 DEFAULT_PIX_FMT = "yuv420p"
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libsvtav1", "libaom-av1"}
+# Tags that describe the old file rather than its content: the muxer and encoder write their own.
+_STALE_TAGS = {
+    "encoder",
+    "major_brand",
+    "minor_version",
+    "compatible_brands",
+    "duration",
+    "rotate",
+    "bps",
+    "number_of_frames",
+    "number_of_bytes",
+}
 
 
 def is_video_path(path: str | os.PathLike) -> bool:
@@ -71,6 +85,20 @@ class VideoReader:
         self.copied = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
         self.deep = _bits(self.video.codec_context.format) > 8
         self.rgb_format = "rgb48le" if self.deep else "rgb24"
+        # The display rotation travels on decoded frames, and the writer needs it before its first frame: read
+        # up to the first frame now and hand out what was read first.
+        self._stream = self._demux()
+        self._pending: list[Frame | Any] = []
+        self._first_frame = True
+        self.rotation = 0
+        try:
+            for item in self._stream:
+                self._pending.append(item)
+                if isinstance(item, Frame):
+                    break
+        except InputError:
+            self.container.close()
+            raise
 
     @property
     def width(self) -> int:
@@ -91,11 +119,19 @@ class VideoReader:
 
     def items(self) -> Iterator[Frame | Any]:
         """Frames (decoded) and av.Packet objects of the copied streams, in the order the file holds them."""
+        while self._pending:
+            yield self._pending.pop(0)
+        yield from self._stream
+
+    def _demux(self) -> Iterator[Frame | Any]:
         wanted = [self.video, *self.copied]
         try:
             for packet in self.container.demux(wanted):
                 if packet.stream.index == self.video.index:
                     for frame in packet.decode():
+                        if self._first_frame:
+                            self._first_frame = False
+                            self.rotation = int(getattr(frame, "rotation", 0) or 0)  # degrees, counter-clockwise
                         yield Frame(frame.to_ndarray(format=self.rgb_format), frame.pts)
                 elif packet.dts is not None:  # skip the empty packets that only flush a decoder
                     yield packet
@@ -140,6 +176,10 @@ class VideoWriter:
             self.stream.pix_fmt = pix_fmt
             if self.time_base:
                 self.stream.codec_context.time_base = self.time_base
+            if reader.rotation and hasattr(self.stream, "set_display_rotation"):
+                self.stream.set_display_rotation(reader.rotation)
+            _copy_tags(reader.container.metadata, self.container.metadata)
+            _copy_tags(reader.video.metadata, self.stream.metadata)
             options = {}
             if codec in _CRF_CODECS:
                 options["crf"] = str(DEFAULT_CRF if crf is None else crf)
@@ -157,6 +197,10 @@ class VideoWriter:
                         f"cannot copy the {source.type} stream ({source.codec_context.name}) of '{reader.path}' "
                         f"into a {suffix} file ({_reason(exc)}); choose an .mkv output"
                     ) from None
+                _copy_tags(source.metadata, self.copies[source.index].metadata)
+                self.copies[source.index].disposition = source.disposition
+            with contextlib.suppress(Exception):  # chapters are a nicety no container must refuse a file over
+                self.container.set_chapters(reader.container.chapters())
         except BaseException:
             self.abort()
             raise
@@ -235,6 +279,12 @@ def _check_encoder(av: Any, codec: str, pix_fmt: str) -> None:
     formats = [f.name for f in found.video_formats or ()]
     if formats and pix_fmt not in formats:
         raise UsageError(f"--pix-fmt {pix_fmt}: {codec} takes {', '.join(formats)}")
+
+
+def _copy_tags(source: dict[str, str], target: dict[str, str]) -> None:
+    for key, value in source.items():
+        if key.lower() not in _STALE_TAGS and not key.lower().startswith("_statistics"):
+            target[key] = value
 
 
 def _bits(fmt: Any) -> int:
