@@ -15,11 +15,11 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from irtool.errors import UnavailableError, UsageError
+from irtool.files import atomic_output
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -173,18 +173,8 @@ def download(ref: str, to_dir: str | Path, *, offline: bool = False, sha256: str
     dest_dir = Path(to_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / Path(parse_ref(ref).filename).name
-    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_output(dest) as tmp:  # the copy is for other machines and users: normal permissions, never half
         shutil.copyfile(src, tmp)
-        # mkstemp made it 0600, which the rename would keep: the copy is for other machines and users.
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dest
 
 

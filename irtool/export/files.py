@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from irtool.errors import IrtoolError, UsageError
 from irtool.export.verify import Verification
+from irtool.files import atomic_output  # noqa: F401  (re-exported for the exporters)
 
 
 @dataclass
@@ -63,27 +61,3 @@ def check_output(path: Path, *, folder: bool) -> None:
             if not parent.is_dir():
                 raise UsageError(f"{path}: cannot be created, {parent} is a file")
             break
-
-
-@contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` (same suffix, for tools that look at it), moved onto `path` on success.
-
-    The file gets the permissions a newly created file normally gets (umask): some writers (safetensors) create
-    theirs 0600, which would make an export meant for sharing unreadable to other users.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.chmod(tmp, _new_file_mode())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _new_file_mode() -> int:
-    # Reading the umask means setting it: set it back at once (exports run in the main thread).
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask

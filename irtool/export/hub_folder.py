@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,10 @@ from irtool.export.files import ExportResult
 from irtool.export.model_card import Score, check_scores_fit, render_card
 from irtool.export.safetensors_export import export_safetensors
 from irtool.export.verify import Shape
+from irtool.files import write_text
 
 WEIGHTS_FILE = "model.safetensors"
-TEMP_PATTERN = ".*.tmp*"  # what irtool.export.files.atomic_output and _write_text below name their temporaries
+TEMP_PATTERN = ".*.tmp*"  # how irtool.files names its temporaries
 
 
 def export_hub_folder(
@@ -56,7 +56,7 @@ def export_hub_folder(
         "params": params,
         **model.descriptor.to_dict(),
     }
-    _write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
     card = render_card(
         model.descriptor,
         name=name,
@@ -65,7 +65,7 @@ def export_hub_folder(
         scores=scores or [],
         metadata={k: str(v) for k, v in (metadata or {}).items()},
     )
-    _write_text(folder / "README.md", card)
+    write_text(folder / "README.md", card)
     return ExportResult(
         folder,
         "hub",
@@ -110,12 +110,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

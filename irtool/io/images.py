@@ -12,11 +12,9 @@ What OpenCV gets wrong for us, and what this module does instead:
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -271,34 +269,14 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return a.resolve() == b.resolve()
 
 
-@functools.cache
-def _new_file_mode() -> int:
-    # Reading the umask means setting it; done once, before the restore pipeline's writer threads start.
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a temp file next to `path`, fsync, rename: readers never see half a file, Ctrl-C leaves no debris."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (irtool.files); a failure is one error naming the file."""
+    from irtool import files
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        files.write_bytes(path, data)
     except OSError as exc:
         raise InputError(f"cannot write image '{path}': {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file 0600; give the output the mode a plain open() would have.
-        os.chmod(tmp, _new_file_mode())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write image '{path}': {exc.strerror or exc}") from None
-        raise
 
 
 def _fit_to_format(pixels: np.ndarray, fmt: str) -> np.ndarray:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from irtool import files
 from irtool.errors import InputError, UnavailableError, UsageError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".webm", ".avi"})
@@ -163,8 +163,7 @@ class VideoWriter:
         pix_fmt = pix_fmt or DEFAULT_PIX_FMT
         _check_encoder(av, codec, pix_fmt)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Not mkstemp: its 0600 mode would survive the rename; this file gets the umask's usual permissions.
-        self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp{suffix}")
+        self.tmp = files.temp_path(self.path)  # keeps the suffix: PyAV picks the container from it
         self.rgb_format = reader.rgb_format
         self.time_base = reader.video.time_base
         self._next_pts = 0
@@ -237,7 +236,7 @@ class VideoWriter:
         except av_errors() as exc:
             self.abort()
             raise InputError(f"cannot finish '{self.path}': {_reason(exc)}") from None
-        os.replace(self.tmp, self.path)
+        files.commit(self.tmp, self.path)
 
     def abort(self) -> None:
         """Drop the partial file."""

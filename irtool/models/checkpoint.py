@@ -13,7 +13,6 @@ the registry then recognises the architecture from key names and shapes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,19 +108,15 @@ def canonicalize(obj: Any, path: Path) -> dict[str, torch.Tensor]:
 
 
 def write(path: str | Path, state_dict: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    """Write a .safetensors file atomically (temp file in the same folder, then os.replace)."""
+    """Write a .safetensors file atomically (irtool.files)."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from irtool.files import atomic_output
+
     # clone: safetensors refuses tensors that share storage, and views must be made contiguous anyway
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_output(Path(path)) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def irtool_metadata(descriptor: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, str]:
