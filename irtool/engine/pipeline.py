@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irtool.engine import paged
+from irtool.engine.devices import trim_host_memory
 from irtool.engine.jobs import Job
 from irtool.engine.pixels import restore_pixels
 from irtool.engine.runner import Runner
@@ -109,6 +110,7 @@ def run_jobs(
                     icc=icc if write.keep_metadata else None,
                     quality=write.quality,
                     protect=[job.source],
+                    consume=True,
                 )
             except Exception as exc:
                 record(i, _failed(job, exc, started))
@@ -141,6 +143,7 @@ def run_jobs(
                     continue
                 metadata = (payload.exif, payload.icc)
                 del item, payload  # the input pixels are not needed while the output is written
+                trim_host_memory()  # the tiles' freed heap, before the encoder needs memory of its own
                 _put(restored, (i, job, pixels, metadata, started), stop)
         _put(restored, _END, stop)
         writer.join()

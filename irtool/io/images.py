@@ -192,13 +192,20 @@ def _sniff(data: bytes) -> str | None:
 
 
 def _to_rgb(bgr: np.ndarray) -> np.ndarray:
+    """OpenCV's channel order to ours, in place: a decoded 48 MP image is not held twice."""
     if bgr.ndim == 2:
         return bgr[:, :, None]
-    if bgr.shape[2] == 3:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    if bgr.shape[2] == 4:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGBA)
+    if bgr.shape[2] in (3, 4):
+        return _swap_red_blue(bgr, in_place=True)
     raise InputError(f"unsupported number of channels: {bgr.shape[2]}")
+
+
+def _swap_red_blue(pixels: np.ndarray, *, in_place: bool) -> np.ndarray:
+    """RGB(A) <-> BGR(A); with `in_place` the array itself is converted (it must be contiguous and writeable)."""
+    code = cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA  # the same swap both ways
+    if in_place and pixels.flags.c_contiguous and pixels.flags.writeable:
+        return cv2.cvtColor(pixels, code, dst=pixels)
+    return cv2.cvtColor(pixels, code)
 
 
 def _read_with_pillow(data: bytes, mode: str) -> np.ndarray:
@@ -238,8 +245,12 @@ def write_image(
     icc: bytes | None = None,
     quality: int | None = None,
     protect: Iterable[str | os.PathLike] = (),
+    consume: bool = False,
 ) -> None:
     """Encode `pixels` (H, W, C) RGB(A) to the format named by the suffix and write the file atomically.
+
+    With `consume` the caller hands `pixels` over (it will not read them again): the encoder may reorder their
+    channels in place instead of in a copy, so that a huge output is not held twice while it is encoded.
 
     `quality` (1-100) applies to JPEG (default 95) and WebP (default None = lossless); other formats are lossless.
     EXIF and ICC go into PNG, JPEG and WebP; TIFF keeps the ICC profile only; BMP and EXR keep neither.
@@ -254,8 +265,8 @@ def write_image(
         if same_file(path, other):
             raise InputError(f"refusing to write '{path}': it is the input file '{other}'")
     pixels = _fit_to_format(pixels, fmt)
-    data = _encode(path, pixels, fmt, quality)
     height, width, channels = pixels.shape
+    data = _encode(path, pixels, fmt, quality, consume)
     data = metadata.embed(data, fmt, exif=exif, icc=icc, width=width, height=height, alpha=channels == 4)
     atomic_write_bytes(path, data)
 
@@ -295,7 +306,7 @@ def _fit_to_format(pixels: np.ndarray, fmt: str) -> np.ndarray:
     return pixels
 
 
-def _encode(path: Path, pixels: np.ndarray, fmt: str, quality: int | None) -> bytes:
+def _encode(path: Path, pixels: np.ndarray, fmt: str, quality: int | None, consume: bool) -> bytes:
     params = []
     if quality is not None and fmt in ("jpeg", "webp"):
         if not 1 <= quality <= 100:
@@ -304,13 +315,7 @@ def _encode(path: Path, pixels: np.ndarray, fmt: str, quality: int | None) -> by
         params = [flag, int(quality)]
     elif fmt == "jpeg":
         params = [cv2.IMWRITE_JPEG_QUALITY, 95]
-    channels = pixels.shape[2]
-    if channels == 3:
-        bgr = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-    elif channels == 4:
-        bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA)
-    else:
-        bgr = pixels[:, :, 0]
+    bgr = pixels[:, :, 0] if pixels.shape[2] == 1 else _swap_red_blue(pixels, in_place=consume)
     try:
         ok, encoded = cv2.imencode(path.suffix.lower(), np.ascontiguousarray(bgr), params)
     except cv2.error:

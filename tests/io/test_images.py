@@ -416,3 +416,15 @@ def test_damaged_png_fails_without_libpng_chatter_on_stderr(tmp_path, capfd):
     chunk = len(text[4:]).to_bytes(4, "big") + text + b"\x00\x00\x00\x00"
     (tmp_path / "odd.png").write_bytes(good[:33] + chunk + good[33:])
     assert read_image(tmp_path / "odd.png").pixels.shape == (64, 64, 3)
+
+
+def test_consumed_pixels_encode_the_same_file_and_others_stay_untouched(tmp_path):
+    rng = np.random.default_rng(3)
+    for channels in (3, 4):
+        pixels = rng.integers(0, 256, (17, 23, channels), dtype=np.uint8)
+        before = pixels.copy()
+        write_image(tmp_path / f"kept{channels}.png", pixels)
+        assert np.array_equal(pixels, before)  # the caller's array is not reordered
+        write_image(tmp_path / f"consumed{channels}.png", pixels, consume=True)
+        assert (tmp_path / f"kept{channels}.png").read_bytes() == (tmp_path / f"consumed{channels}.png").read_bytes()
+        assert np.array_equal(read_image(tmp_path / f"consumed{channels}.png").pixels, before)
