@@ -155,6 +155,20 @@ def test_torchrun_ranks_split_the_inputs(tmp_path, capsys, monkeypatch):
     assert [Path(i["source"]).name for i in summary["items"]] == ["img1.png", "img3.png"]
 
 
+def test_outputs_written_beside_the_inputs_are_not_inputs_the_next_time(tmp_path, capsys):
+    _images(tmp_path / "in", count=2)
+    args = (str(tmp_path / "in"), "-m", "identity", "-o", str(tmp_path / "in"), "--suffix", "_x1", "--json")
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and [i["status"] for i in json.loads(out)["items"]] == ["done", "done"]
+    code, out, _ = run_cli(capsys, *args)  # again: img0_x1.png is img0.png's output, not a new input
+    items = json.loads(out)["items"]
+    assert code == 0 and [(Path(i["source"]).name, i["status"]) for i in items] == [
+        ("img0.png", "skipped"),
+        ("img1.png", "skipped"),
+    ]
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["img0.png", "img0_x1.png", "img1.png", "img1_x1.png"]
+
+
 def test_bad_options_are_usage_errors(tmp_path, capsys):
     paths = _images(tmp_path / "in", count=1)
     assert run_cli(capsys, str(paths[0]), "-m", "identity", "-t", "big")[0] == 2
@@ -165,6 +179,9 @@ def test_bad_options_are_usage_errors(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("not a folder")
     code, _, err = run_cli(capsys, str(tmp_path / "in"), "-m", "identity", "-o", str(tmp_path / "notes.txt"))
     assert code == 2 and "is a file" in err
+    code, _, err = run_cli(capsys, str(paths[0]), "-m", "identity", "--name", "../{stem}")
+    assert code == 2 and "a name, not a path" in err  # nothing may be written outside the output folder
+    assert run_cli(capsys, str(paths[0]), "-m", "identity", "--suffix", "/../x")[0] == 2
     code, _, err = run_cli(capsys, str(tmp_path / "missing.png"), "-m", "identity")
     assert code == 1 and "no such file" in err
     code, _, err = run_cli(capsys, str(paths[0]), "-m", "no-such-model")

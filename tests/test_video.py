@@ -209,3 +209,22 @@ def test_rotation_tags_dispositions_and_chapters_are_carried_over(tmp_path, caps
         assert b.streams.audio[0].metadata.get("language") == "fra"
         assert b.streams.audio[0].disposition & av.stream.Disposition.default
         assert len(b.chapters()) == len(a.chapters()) == 1
+
+
+def test_odd_output_sizes_lose_one_row_or_column_for_subsampled_chroma(tmp_path):
+    from irtool.io.video import VideoWriter
+
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=3, audio=False)
+    for pix_fmt, expected in (("yuv420p", (32, 24)), ("yuv422p", (32, 25)), ("yuv444p", (33, 25))):
+        out = tmp_path / f"odd_{pix_fmt}.mkv"
+        reader = VideoReader(clip)
+        try:
+            writer = VideoWriter(out, reader, 33, 25, pix_fmt=pix_fmt)  # e.g. x3 of an 11 x 8.33 picture
+            for i in range(3):
+                writer.write_frame(np.full((25, 33, 3), 40 * i, np.uint8), None)
+            writer.close()
+        finally:
+            reader.close()
+        info = probe(out)
+        assert (info["width"], info["height"], info["frames"]) == (*expected, 3)

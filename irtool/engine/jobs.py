@@ -65,6 +65,8 @@ class _Found:
 def plan_jobs(inputs: list[str], naming: Naming, *, recursive: bool = False, existing: Existing = "auto") -> list[Job]:
     """One job per input file, in the order given (folders in natural order). Raises InputError if none is found."""
     _check_template(naming.name)
+    if "/" in naming.suffix or "\\" in naming.suffix:
+        raise UsageError(f"--suffix {naming.suffix!r}: text added to the name, not a path")
     if naming.format is not None and f".{naming.format.lower().lstrip('.')}" not in IMAGE_SUFFIXES:
         raise UsageError(f"--format {naming.format}: choose one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}")
     single_file_output = (
@@ -93,6 +95,7 @@ def plan_jobs(inputs: list[str], naming: Naming, *, recursive: bool = False, exi
             else:
                 output = _output_path(item, naming, kind)
             jobs.append(Job(item.path, output, kind, listed=item.from_folder))
+    jobs = _drop_earlier_outputs(jobs)
     planned = [j for j in jobs if j.error is None]
     _refuse_overwriting_inputs(planned)
     for job in planned:
@@ -194,6 +197,19 @@ def _output_path(item: _Found, naming: Naming, kind: str) -> Path:
     return root / relative_dir / f"{stem}{naming.suffix}{suffix}"
 
 
+def _drop_earlier_outputs(jobs: list[Job]) -> list[Job]:
+    """Leave out listed files that are the outputs of other jobs: with -o inside the input folder, the results of
+    an earlier run (`a_x4.png` beside `a.png`) must not become inputs (`a_x4_x4.png`). Under torchrun it also keeps
+    every rank's list the same while other ranks are already writing."""
+    made_from = {j.output.resolve(): j.source.resolve() for j in jobs if j.error is None}
+
+    def earlier_output(job: Job) -> bool:
+        source = job.source.resolve()
+        return job.listed and made_from.get(source, source) != source  # its own output is refused later instead
+
+    return [j for j in jobs if not earlier_output(j)]
+
+
 def _decide(job: Job, existing: Existing) -> None:
     if not job.output.exists() or existing == "overwrite":
         return
@@ -229,6 +245,8 @@ def _check_template(template: str) -> None:
         names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
     except ValueError as exc:
         raise UsageError(f"--name {template!r}: {exc}") from None
+    if "/" in template or "\\" in template:
+        raise UsageError(f"--name {template!r}: a name, not a path (the folder is -o); subfolders are mirrored")
     unknown = [n for n in names if n not in TEMPLATE_FIELDS]
     if unknown or not names and not template:
         fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)

@@ -142,6 +142,15 @@ class VideoReader:
         self.container.close()
 
 
+def _even_for(pix_fmt: str, width: int, height: int) -> tuple[int, int]:
+    """The largest frame size the pixel format can hold within width x height."""
+    if "420" in pix_fmt or pix_fmt in ("nv12", "nv21"):
+        return width - width % 2, height - height % 2
+    if "422" in pix_fmt:
+        return width - width % 2, height
+    return width, height
+
+
 class VideoWriter:
     """Encodes restored frames and copies the reader's other streams into `path` (renamed into place on `close`)."""
 
@@ -163,6 +172,10 @@ class VideoWriter:
         pix_fmt = pix_fmt or DEFAULT_PIX_FMT
         _check_encoder(av, codec, pix_fmt)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Subsampled chroma needs even sides (4:2:0 both, 4:2:2 the width): an odd one loses its last pixel row or
+        # column, as ffmpeg users do with scale=trunc(iw/2)*2; the encoder would refuse the frame otherwise.
+        width, height = _even_for(pix_fmt, width, height)
+        self.width, self.height = width, height
         self.tmp = files.temp_path(self.path)  # keeps the suffix: PyAV picks the container from it
         self.rgb_format = reader.rgb_format
         self.time_base = reader.video.time_base
@@ -206,6 +219,7 @@ class VideoWriter:
 
     def write_frame(self, pixels: np.ndarray, pts: int | None) -> None:
         av = _av()
+        pixels = pixels[: self.height, : self.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=self.rgb_format)
         frame.pts = self._next_pts if pts is None else pts
         self._next_pts = frame.pts + self._ticks_per_frame
