@@ -256,3 +256,30 @@ def test_two_inputs_never_write_the_same_output(tmp_path, capsys):
         capsys, str(a), str(b), "-m", "identity", "-o", str(tmp_path / "o2"), "--name", "{parent}_{stem}", "--json"
     )
     assert code == 0 and json.loads(out)["done"] == 2
+
+
+def test_out_of_memory_at_the_smallest_tile_still_summarises_and_exits_4(tmp_path, capsys, monkeypatch):
+    import torch
+
+    from irtool.cli import restore_cmd
+    from irtool.models.descriptor import ModelDescriptor
+
+    class OOMAbove(torch.nn.Module):  # "runs out of memory" on anything above 500 pixels, whatever the tile
+        descriptor = ModelDescriptor(arch="oom", task="denoise")
+
+        def forward(self, x):
+            if x.shape[-1] * x.shape[-2] > 500:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+            return x
+
+    monkeypatch.setattr(restore_cmd, "_load_model", lambda *a, **k: OOMAbove())
+    folder = tmp_path / "in"
+    _images(folder, count=1)  # img0: 12 x 10, fits
+    write_image(folder / "img1.png", np.zeros((100, 100, 3), np.uint8))  # fails even in 32 px tiles
+    write_image(folder / "img2.png", np.zeros((8, 8, 3), np.uint8))  # never reached
+    code, out, err = run_cli(capsys, str(folder), "--json")
+    assert code == 4 and "out of memory" in err and "Traceback" not in err
+    items = {Path(i["source"]).name: i for i in json.loads(out)["items"]}
+    assert [items[n]["status"] for n in ("img0.png", "img1.png", "img2.png")] == ["done", "failed", "failed"]
+    assert items["img2.png"]["error"].startswith("not run:")
+    assert (folder / "restored" / "img0.png").is_file() and not (folder / "restored" / "img2.png").exists()

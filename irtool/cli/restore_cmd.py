@@ -177,7 +177,7 @@ def restore_command(
 
     from irtool.cli._output import info, warn
     from irtool.engine.jobs import Naming, plan_jobs, shard
-    from irtool.engine.pipeline import VideoOptions, WriteOptions, run_jobs
+    from irtool.engine.pipeline import BatchStopped, VideoOptions, WriteOptions, run_jobs
     from irtool.engine.runner import Runner
 
     if threads:
@@ -207,20 +207,26 @@ def restore_command(
     )
     if not quiet:
         info(f"{naming.model} (x{d.scale} {d.task}) on {runner.device}, {runner.precision}: {len(jobs)} input(s)")
+    stopped: BatchStopped | None = None
     with _progress(quiet, len(jobs)) as reporter:
-        outcomes = run_jobs(
-            jobs,
-            runner,
-            write=WriteOptions(quality=quality, keep_metadata=not strip_metadata),
-            video=VideoOptions(codec=codec, crf=crf, pix_fmt=pix_fmt),
-            reporter=reporter,
-        )
+        try:
+            outcomes = run_jobs(
+                jobs,
+                runner,
+                write=WriteOptions(quality=quality, keep_metadata=not strip_metadata),
+                video=VideoOptions(codec=codec, crf=crf, pix_fmt=pix_fmt),
+                reporter=reporter,
+            )
+        except BatchStopped as exc:  # out of memory at the smallest tile: summarise what was done, then exit 4
+            stopped, outcomes = exc, exc.outcomes
     summary = _summary(outcomes, runner, naming.model, time.perf_counter() - started)
     _print_summary(summary)
     if json_out:
         from irtool.cli._output import print_json
 
         print_json(summary)
+    if stopped is not None:
+        raise stopped
     if summary["failed"]:
         raise typer.Exit(1)
 

@@ -6,7 +6,8 @@ Queues hold one item each, so at most three images are alive at once whatever th
 same shape per frame (`restore_video`): a demux/decode thread, the model, an encode/mux thread.
 
 A job that fails (unreadable file, a model error on that image, a full disk) is recorded and the batch goes on;
-running out of memory at the smallest tile (ResourceError) stops the batch, as every later job would fail too.
+running out of memory at the smallest tile stops the batch, as every later job would fail too: `BatchStopped`
+carries the outcomes so far, the rest marked failed, so the caller can still print the summary.
 Ctrl-C stops the threads, lets a file being written finish its atomic rename or removes a partial video, and
 re-raises KeyboardInterrupt for the CLI to exit with 130.
 """
@@ -38,6 +39,14 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
     frames: int | None = None  # videos only
+
+
+class BatchStopped(ResourceError):
+    """Out of memory at the smallest tile: the batch stopped there. `outcomes` covers every job (the rest failed)."""
+
+    def __init__(self, cause: ResourceError, outcomes: list[Outcome]):
+        super().__init__(str(cause))
+        self.outcomes = outcomes
 
 
 @dataclass
@@ -80,6 +89,7 @@ def run_jobs(
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=1)
     restored: queue.Queue = queue.Queue(maxsize=1)
+    stopped: ResourceError | None = None
 
     def record(i: int, outcome: Outcome) -> None:
         outcomes[i] = outcome
@@ -136,8 +146,10 @@ def run_jobs(
                 try:
                     reporter.started(job, None)
                     pixels = restore_pixels(runner, payload.pixels, on_tiles=reporter.advanced)
-                except ResourceError:
-                    raise
+                except ResourceError as exc:  # every later image would fail the same way
+                    record(i, _failed(job, exc, started))
+                    stopped = exc
+                    break
                 except Exception as exc:
                     record(i, _failed(job, exc, started))
                     continue
@@ -146,7 +158,7 @@ def run_jobs(
                 trim_host_memory()  # the tiles' freed heap, before the encoder needs memory of its own
                 _put(restored, (i, job, pixels, metadata, started), stop)
         _put(restored, _END, stop)
-        writer.join()
+        writer.join()  # results restored before a stop are still written
     except BaseException:
         stop.set()
         writer.join(timeout=60)  # a write in progress completes (it is atomic); queued results are dropped
@@ -154,6 +166,11 @@ def run_jobs(
     finally:
         stop.set()
         reader.join(timeout=5)
+    if stopped is not None:
+        for i, job in enumerate(jobs):
+            if i not in outcomes:
+                outcomes[i] = Outcome(str(job.source), None, "failed", error=f"not run: {stopped}")
+        raise BatchStopped(stopped, [outcomes[i] for i in sorted(outcomes)])
     return [outcomes[i] for i in sorted(outcomes)]
 
 
