@@ -6,8 +6,8 @@ local copy of it:
     python benchmarks/check_restormer_parity.py --reference /tmp/restormer_arch.py [--size 64] [--odd 37x53]
 
 A copy also ships in the `spandrel-extra-arches` wheel (`architectures/Restormer/__arch/restormer_arch.py`); delete
-its `store_hyperparameters` import and decorator and it runs stand-alone. The same file, named by
-IRTOOL_RESTORMER_REFERENCE, turns on the small-model check in tests/models/test_restormer_reference.py.
+its `store_hyperparameters` import and decorator and it runs stand-alone. (The test suite checks against an
+independent functional reference instead: tests/models/test_restormer_reference.py.)
 
 For every released configuration it builds the official network with random weights (every parameter perturbed,
 so LayerNorm scales and attention temperatures are not left at 1), saves them the way the official training code

@@ -12,15 +12,6 @@ from irtool.models.patch_norm import PatchEmbed, parse_patch_norm
 from irtool.models.restormer import detect
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared 2-core machine: extra intra-op threads only add contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_spec_parsing():
     assert parse_patch_norm("none") == ("none", "none")
     assert parse_patch_norm("dpn") == ("patch", "ln")

@@ -19,15 +19,6 @@ from tests.hubserver import running_hub
 TINY = {"dim": 8, "num_blocks": [1, 1, 1, 1], "num_refinement_blocks": 1, "heads": [1, 1, 2, 2]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared 2-core machine: extra intra-op threads only add contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(**overrides) -> torch.nn.Module:
     torch.manual_seed(0)
     return irtool.models.create("restormer", **{**TINY, **overrides}).eval()

@@ -63,15 +63,6 @@ NON_BLOCK = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared 2-core machine: extra intra-op threads only add contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def official_layout(in_ch: int = 3, out_ch: int = 3, with_bias: bool = True, dual_pixel: bool = False):
     """The official state_dict as an ordered list of (key, shape), per models.md 1.3."""
     levels = {p: (n, d, h) for p, n, d, h in LEVELS}
