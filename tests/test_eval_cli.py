@@ -54,6 +54,15 @@ def test_set5_bicubic_matches_published(data_dir, capsys, scale):
     assert got["protocol"]["crop_border"] == scale and got["model"]["scale"] == scale
 
 
+def test_trained_model_with_its_scale_named_scores_like_without(data_dir, capsys):
+    """-m MODEL --scale S, the issue's command, with a model that has weights (the shipped sr-x4)."""
+    args = ("-m", "sr-x4", "--dataset", "Set5", "--limit", "1")
+    named = _eval_json(capsys, *args, "--scale", "4")
+    assert named["psnr"] == _eval_json(capsys, *args)["psnr"] > 28
+    code, _, err = _cli(capsys, "eval", *args, "--scale", "2")
+    assert code == 2 and "upscales x4" in err
+
+
 @pytest.mark.slow
 def test_set14_x4_grey_conventions(data_dir, capsys):
     """Set14 holds one single-channel image (bridge); the two conventions are the two published rows."""

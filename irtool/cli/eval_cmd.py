@@ -129,7 +129,7 @@ def _evaluate_model(
     model = models.load(model_ref, offline=offline)
     descriptor = model.descriptor
     # Weightless built-ins (bicubic) take any scale: rebuild at the one asked for.
-    weightless = "scale" in descriptor.hparams and not any(model.parameters())
+    weightless = "scale" in descriptor.hparams and next(model.parameters(), None) is None
     if weightless and scale is not None and descriptor.scale != scale:
         model = models.create(model_ref, scale=scale)
     chosen = protocol or _default_protocol(data.task, descriptor.arch)
