@@ -7,6 +7,7 @@
     python benchmarks/restore.py tiling                      # max |tiled - whole| per shipped model
     python benchmarks/restore.py speed --threads 1 2 --opencv-python /tmp/cv4/bin/python   # MP/s, beside OpenCV
     python benchmarks/restore.py speed --device cuda         # fp32 and bf16, with and without torch.compile
+    python benchmarks/restore.py quality --opencv-python /tmp/cv4/bin/python   # PSNR beside FSRCNN/ESPCN
     python benchmarks/restore.py all
 
 A fresh venv for `psnr`: `python -m venv /tmp/fresh && /tmp/fresh/bin/pip install .` (from the checkout). The
@@ -340,19 +341,75 @@ def opencv_peer(args: argparse.Namespace) -> None:
     sr.readModel(str(args.pb))
     sr.setModel(args.algo, args.scale)
     images = [cv2.imread(str(p)) for p in args.images]
+    if args.out_dir is not None:  # quality: keep every result, named like its input
+        for path, im in zip(args.images, images, strict=True):
+            cv2.imwrite(str(args.out_dir / path.name), sr.upsample(im))
+        return
     sr.upsample(images[0])  # warm-up
     started = time.perf_counter()
     pixels = sum(out.shape[0] * out.shape[1] for out in (sr.upsample(im) for im in images))
     print(json.dumps({"output_mp": pixels / 1e6, "seconds": time.perf_counter() - started, "cv2": cv2.__version__}))
 
 
-def _time_peer(python: str, algo: str, pb: Path, scale: int, threads: int, images: list[Path]) -> dict:
+def _time_peer(
+    python: str, algo: str, pb: Path, scale: int, threads: int, images: list[Path], out_dir: Path | None = None
+) -> dict:
     cmd = [python, __file__, "opencv-peer", "--algo", algo, "--pb", str(pb), "--scale", str(scale)]
     cmd += ["--peer-threads", str(threads), "--images", *map(str, images)]
+    if out_dir is not None:
+        cmd += ["--out-dir", str(out_dir)]
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
         return {"error": (run.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return {} if out_dir is not None else json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def bench_quality(args: argparse.Namespace) -> dict:
+    """PSNR/SSIM of OpenCV's FSRCNN/ESPCN beside the shipped SR models, all scored by irtool's `sr` protocol.
+
+    The peers get the same LR images the models get (MATLAB bicubic of the HR, made by irtool) and their outputs
+    are scored with `irtool.evaluate.evaluate_folders`, so the only difference is the network. (OpenCV's graphs
+    were trained on LR made another way; on the benchmark LR they land near bicubic, which is what a user gets.)
+    """
+    from irtool.evaluate import evaluate, evaluate_folders
+    from irtool.io.images import read_image, write_image
+    from irtool.ops.degrade import bicubic_lr
+
+    rows = []
+    for name in args.sets:
+        hr_dir = data_root() / name / "HR"
+        for s in args.scales:
+            model, label = get_model("sr", f"sr-x{s}" if s != 4 else None)
+            report = evaluate(model, name, "sr")
+            rows.append({"set": name, "scale": s, "model": label, "psnr": report.psnr, "ssim": report.ssim})
+            with tempfile.TemporaryDirectory() as tmp:
+                lr_dir, out_dir = Path(tmp) / "lr", Path(tmp) / "out"
+                lr_dir.mkdir()
+                for hr in sorted(hr_dir.glob("*.png")):
+                    pixels = read_image(hr).pixels
+                    rgb = pixels if pixels.shape[2] == 3 else pixels.repeat(3, axis=2)  # Set14's grey bridge
+                    write_image(lr_dir / hr.name, bicubic_lr(rgb, s))
+                for algo, pb in (
+                    ("fsrcnn", PEERS / "opencv-fsrcnn" / f"FSRCNN_x{s}.pb"),
+                    ("espcn", PEERS / "opencv-espcn" / f"ESPCN_x{s}.pb"),
+                ):
+                    out_dir.mkdir(exist_ok=True)
+                    for old in out_dir.iterdir():
+                        old.unlink()
+                    ran = _time_peer(args.opencv_python, algo, pb, s, 1, sorted(lr_dir.glob("*.png")), out_dir)
+                    if "error" in ran:
+                        print(f"  OpenCV {algo} x{s}: unavailable ({ran['error']})", file=sys.stderr)
+                        continue
+                    peer = evaluate_folders(out_dir, hr_dir, "sr", scale=s)
+                    rows.append({"set": name, "scale": s, "model": f"OpenCV {algo.upper()}", "psnr": peer.psnr,
+                                 "ssim": peer.ssim})  # fmt: skip
+            for r in rows[-3:]:
+                print(f"  {name} x{s} {r['model']}: {r['psnr']:.2f} / {r['ssim']:.4f}", file=sys.stderr)
+    print("\n### Quality beside OpenCV's peers (irtool `sr` protocol: Y channel, border = scale; PSNR dB / SSIM)\n")
+    print("| set | scale | model | PSNR / SSIM |\n|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['set']} | x{r['scale']} | {r['model']} | {r['psnr']:.2f} / {r['ssim']:.4f} |")
+    return {"runs": rows}
 
 
 def bench_speed(args: argparse.Namespace) -> dict:
@@ -433,7 +490,7 @@ def _speed_row(label: str, threads: int, images: int, output_mp: float, seconds:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["psnr", "video", "rss", "tiling", "speed", "all", "opencv-peer"])
+    parser.add_argument("what", choices=["psnr", "video", "rss", "tiling", "speed", "quality", "all", "opencv-peer"])
     parser.add_argument("--python", help="psnr: the interpreter of a fresh venv with irtool installed")
     parser.add_argument("--sizes", type=float, nargs="+", default=[4, 12, 48], help="megapixels for rss")
     parser.add_argument("--rss-model", default=None, help="-m for the rss runs (default: the denoiser)")
@@ -454,6 +511,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--images", nargs="+", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD100"], help="quality: SR test sets")
     args = parser.parse_args()
     if args.what == "opencv-peer":
         opencv_peer(args)
@@ -461,7 +520,14 @@ def main() -> None:
     for item in args.weights:
         task, _, path = item.partition("=")
         WEIGHTS[task] = Path(path)
-    benches = {"psnr": bench_psnr, "video": bench_video, "rss": bench_rss, "tiling": bench_tiling, "speed": bench_speed}
+    benches = {
+        "psnr": bench_psnr,
+        "video": bench_video,
+        "rss": bench_rss,
+        "tiling": bench_tiling,
+        "speed": bench_speed,
+        "quality": bench_quality,
+    }
     chosen = list(benches) if args.what == "all" else [args.what]
     results = {"machine": machine(), **{name: benches[name](args) for name in chosen}}
     if args.json:
