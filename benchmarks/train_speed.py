@@ -2,8 +2,9 @@
 
 Runs the real trainer (`irtool.train.loop.train`) for a few steps of each preset at its own patch and batch size,
 on the CPU and, when present, on CUDA, and reports images/s and it/s of the steady-state window (the first steps,
-which pay for start-up, are left out). Then prints what each shipped model's weights say about their training:
-steps, seconds of optimiser steps, device, threads.
+which pay for start-up, are left out). Then prints what each shipped model's weights say about their training,
+summed over every stage (a fine-tuned model's header lists the runs behind its starting weights): steps, minutes of
+optimiser steps, devices, CPU and GPU minutes.
 
     IRTOOL_DATA_DIR=../shared/datasets python benchmarks/train_speed.py [--presets sr-x4 denoise] [--steps 12]
     [--threads 2]
@@ -67,18 +68,29 @@ def shipped_training() -> list[dict]:
             rows.append({"model": name, "weights": "missing"})
             continue
         meta = read_metadata(path)
-        seconds = float(meta.get("irtool.train.seconds", "nan"))
+        # This run, and the stages behind the weights it started from (irtool.train.lineage), oldest first.
+        stages = [*json.loads(meta.get("irtool.train.lineage", "[]"))]
+        stages.append(
+            {
+                "steps": int(meta.get("irtool.train.step", "0")),
+                "seconds": float(meta.get("irtool.train.seconds", "nan")),
+                "device": meta.get("irtool.train.device"),
+                "threads": int(meta.get("irtool.train.threads", "1")),
+            }
+        )
         rows.append(
             {
                 "model": name,
-                "steps": meta.get("irtool.train.step"),
-                "device": meta.get("irtool.train.device"),
-                "threads": meta.get("irtool.train.threads"),
-                # This run only; a model fine-tuned from another also carries that one's minutes (see its card).
-                "train_minutes": round(seconds / 60, 1),
-                "cpu_minutes": round(seconds / 60 * int(meta.get("irtool.train.threads", "1")), 1)
-                if meta.get("irtool.train.device") == "cpu"
+                "stages": len(stages),
+                "steps": sum(st["steps"] for st in stages),
+                "device": "+".join(sorted({str(st["device"]) for st in stages})),
+                "train_minutes": round(sum(st["seconds"] for st in stages) / 60, 1),
+                "cpu_minutes": round(sum(st["seconds"] * (st["threads"] or 1) for st in stages) / 60, 1)
+                if all(st["device"] == "cpu" for st in stages)
                 else None,
+                "gpu_minutes": round(
+                    sum(st["seconds"] for st in stages if str(st["device"]).startswith("cuda")) / 60, 1
+                ),
             }
         )
     return rows
@@ -105,14 +117,15 @@ def main() -> None:
                 f"{r['images_per_s']:>8.2f} {r['it_per_s']:>7.3f}"
             )
         print()
-    print(f"{'model':8} {'steps':>7} {'device':6} {'threads':>7} {'minutes':>8} {'CPU-min':>8}")
+    print(f"{'model':8} {'stages':>6} {'steps':>7} {'device':6} {'minutes':>8} {'CPU-min':>8} {'GPU-min':>8}")
     for r in shipped_training():
         if r.get("weights") == "missing":
             print(f"{r['model']:8} (no shipped weights)")
             continue
+        cpu = r["cpu_minutes"] if r["cpu_minutes"] is not None else "-"
         print(
-            f"{r['model']:8} {r['steps'] or '-':>7} {r['device'] or '-':6} {r['threads'] or '-':>7} "
-            f"{r['train_minutes']:>8} {r['cpu_minutes'] if r['cpu_minutes'] is not None else '-':>8}"
+            f"{r['model']:8} {r['stages']:>6} {r['steps']:>7} {r['device']:6} {r['train_minutes']:>8} {cpu:>8} "
+            f"{r['gpu_minutes']:>8}"
         )
 
 

@@ -7,6 +7,7 @@ Public API (torch is imported lazily by the functions):
     save(model, path, metadata=...)          our .safetensors, with the architecture and hparams in its header
     list_models() -> list[ModelEntry]        every named configuration
     info(ref) -> dict                        descriptor, parameter count, weights and file metadata
+    weights_file(ref) -> Path                the local file a reference's weights come from
     register(...), register_arch(...)        add configurations / architectures (see irtool.models.registry)
 Every module returned carries `.descriptor` (irtool.models.descriptor.ModelDescriptor).
 """
@@ -36,6 +37,7 @@ __all__ = [
     "register",
     "register_arch",
     "save",
+    "weights_file",
 ]
 
 
@@ -55,14 +57,26 @@ def load(ref: str | Path, *, pretrained: bool = True, offline: bool = False) -> 
     A named configuration without weights raises UnavailableError unless `pretrained=False` (random weights).
     """
     ref_str = str(ref)
-    if ref_str.startswith("hf://"):
-        return load_file(_resolve_hub(ref_str, offline))
-    if isinstance(ref, Path) or _looks_like_path(ref_str):
-        return load_file(ref_str)
+    if ref_str.startswith("hf://") or isinstance(ref, Path) or _looks_like_path(ref_str):
+        return load_file(weights_file(ref, offline=offline))
     entry = registry.get_entry(ref_str)
     model = create(entry.name)
     if not pretrained or not any(True for _ in model.parameters()):  # bicubic, identity: nothing to load
         return model.eval()
+    path = weights_file(entry.name, offline=offline)
+    _load_weights(model, checkpoint.read(path).state_dict, path)
+    return model.eval()
+
+
+def weights_file(ref: str | Path, *, offline: bool = False) -> Path:
+    """The local file that `ref`'s weights come from: the file itself, the Hub cache's copy, or a named model's
+    shipped or registered weights (downloaded and checked against the registry's sha256 where it has one)."""
+    ref_str = str(ref)
+    if ref_str.startswith("hf://"):
+        return _resolve_hub(ref_str, offline)
+    if isinstance(ref, Path) or _looks_like_path(ref_str):
+        return Path(ref_str)
+    entry = registry.get_entry(ref_str)
     weights = entry.weights_ref()
     if weights is None:
         raise UnavailableError(
@@ -70,15 +84,13 @@ def load(ref: str | Path, *, pretrained: bool = True, offline: bool = False) -> 
             "pass a weight file instead, e.g. the official .pth, or use it untrained with pretrained=False"
         )
     if weights.startswith("hf://"):
-        path = _resolve_hub(weights, offline, entry.sha256)  # the hub verifies the hash of what it downloads
-    else:
-        path = Path(weights)
-        if not path.is_file():
-            raise UnavailableError(f"model {entry.name!r}: weight file {path} is missing")
-        if entry.sha256:
-            _verify_sha256(path, entry.sha256)
-    _load_weights(model, checkpoint.read(path).state_dict, path)
-    return model.eval()
+        return _resolve_hub(weights, offline, entry.sha256)  # the hub verifies the hash of what it downloads
+    path = Path(weights)
+    if not path.is_file():
+        raise UnavailableError(f"model {entry.name!r}: weight file {path} is missing")
+    if entry.sha256:
+        _verify_sha256(path, entry.sha256)
+    return path
 
 
 def load_file(path: str | Path) -> nn.Module:

@@ -93,6 +93,29 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     return model
 
 
+def lineage(init: str | None) -> list[dict[str, Any]]:
+    """The training stages behind the starting weights, oldest first, from their header: a model fine-tuned from
+    the shipped one reports all the steps and minutes that went into it, not only its own run's."""
+    if not init:
+        return []
+    from irtool import models
+    from irtool.models.checkpoint import read_metadata
+
+    meta = read_metadata(models.weights_file(init))
+    if "irtool.train.step" not in meta:
+        return []  # weights from elsewhere (an official checkpoint): nothing known about their training
+    stage = {
+        "weights": str(init),
+        "description": meta.get("irtool.train.description", ""),
+        "steps": int(meta["irtool.train.step"]),
+        "seconds": float(meta.get("irtool.train.seconds", "nan")),
+        "device": meta.get("irtool.train.device"),
+        "threads": int(meta.get("irtool.train.threads", "0")) or None,
+        "processes": int(meta.get("irtool.train.processes", "1")),
+    }
+    return [*json.loads(meta.get("irtool.train.lineage", "[]")), stage]
+
+
 def make_loss(cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if cfg.optim.loss == "l1":
         return nn.functional.l1_loss
@@ -241,6 +264,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: str | None, repor
     meta = {
         "irtool.train.config": json.dumps(cfg.to_dict()),
         "irtool.train.description": cfg.description,
+        "irtool.train.lineage": json.dumps(lineage(cfg.model.init)),
     }
 
     def save_checkpoint(step: int) -> None:

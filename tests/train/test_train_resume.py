@@ -101,3 +101,25 @@ def test_resuming_into_another_model_is_a_clear_error(tiny_config):
     wider = config.from_dict(tiny_config(model={"options": {"width": 8}}))
     with pytest.raises(InputError, match="does not fit model tiny-test-sr"):
         train(wider, resume="auto")
+
+
+def test_fine_tuned_weights_carry_the_lineage_of_their_starting_weights(tiny_config, tmp_path):
+    from irtool.models.checkpoint import read_metadata
+
+    first = config.from_dict(tiny_config(schedule={"steps": 3}), [f"run.out_dir={tmp_path / 'a'}"])
+    train(first)
+    start = tmp_path / "a" / "last.safetensors"
+    assert json.loads(read_metadata(start)["irtool.train.lineage"]) == []
+    second = config.from_dict(
+        tiny_config(schedule={"steps": 2}, model={"init": str(start)}), [f"run.out_dir={tmp_path / 'b'}"]
+    )
+    train(second)
+    third = config.from_dict(
+        tiny_config(schedule={"steps": 1}, model={"init": str(tmp_path / "b" / "last.safetensors")}),
+        [f"run.out_dir={tmp_path / 'c'}"],
+    )
+    train(third)
+    meta = read_metadata(tmp_path / "c" / "last.safetensors")
+    stages = json.loads(meta["irtool.train.lineage"])
+    assert [s["steps"] for s in stages] == [3, 2] and meta["irtool.train.step"] == "1"  # oldest first, then this run
+    assert stages[0]["weights"] == str(start) and stages[0]["device"] == "cpu" and stages[0]["seconds"] >= 0.0
