@@ -165,6 +165,18 @@ def test_shipped_denoiser_tiled_keeps_its_quality_on_a_noisy_image():
     assert (tiled - whole).abs().mean() < 0.5 / 255
 
 
+def test_shipped_denoiser_leaves_a_clean_gradient_alone():
+    """The first shipped weights painted a 133/255 blob into a noise-free gradient; a sky must come out as a sky."""
+    from irtool.models import load
+
+    model = load("denoise")
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 256), torch.linspace(0, 1, 384), indexing="ij")
+    x = torch.stack([xx, yy, (xx + yy) / 2]) * 0.8 + 0.1
+    err = (Runner(model, device="cpu", tile=0).restore(x) - x).abs().amax(0)
+    assert err.max() < 24 / 255
+    assert (err > 5 / 255).float().mean() < 0.01
+
+
 def TinyILN_like(model: TinyILN) -> TinyILN:
     """The same weights, but a descriptor that does not ask for shared statistics (each tile normalises itself)."""
     clone = TinyILN()
