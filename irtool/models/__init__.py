@@ -81,7 +81,8 @@ def weights_file(ref: str | Path, *, offline: bool = False) -> Path:
     if weights is None:
         raise UnavailableError(
             f"model {entry.name!r} has no weights in irtool (architecture only); "
-            "pass a weight file instead, e.g. the official .pth, or use it untrained with pretrained=False"
+            "pass a weight file instead, e.g. the official .pth, or use it untrained "
+            "(`irtool export NAME --untrained`; `load(NAME, pretrained=False)` in Python)"
         )
     if weights.startswith("hf://"):
         return _resolve_hub(weights, offline, entry.sha256)  # the hub verifies the hash of what it downloads
