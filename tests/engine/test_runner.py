@@ -192,6 +192,13 @@ def test_precision_choice():
     assert choose_precision("bf16", cpu, safe) == torch.bfloat16
     with pytest.raises(UsageError):
         choose_precision("int8", cpu, safe)
+    # On a GPU, fp16 where the descriptor vouches for its range (closer to fp32 than bf16), else bf16 or fp32.
+    gpu, mps = torch.device("cuda"), torch.device("mps")
+    assert choose_precision("auto", gpu, safe) == torch.float16
+    assert choose_precision("auto", mps, safe) == torch.float16
+    no_fp16 = ModelDescriptor(arch="a", task="sr", fp16_safe=False, bf16_safe=False)
+    assert choose_precision("auto", gpu, no_fp16) == torch.float32
+    assert choose_precision("auto", mps, no_fp16) == torch.float32
 
 
 def test_missing_device_is_a_resource_error():
