@@ -42,6 +42,10 @@ leaves no trace in the weights (read as "none"), so models are saved with `irtoo
 
 Norms come from `models.norms` (`norm="ln"|"ln_nobias"|"iln"`): under i-LN the residual branches are rescaled by the
 block input's holistic std and the non-residual norm becomes an Affine.
+
+`patch_norm` (both variants, default "none") puts Dual PatchNorm on the stem, as Restormer's (see `models.patch_norm`):
+the stem conv becomes a bias-free `PatchEmbed` with its own keys (`conv_first.proj`, `patch_embed.proj`), so weights
+saved without it keep theirs. A holistic pre-norm rescales what the network adds to the image by the input's std.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from torch import nn
 from irtool.models.attention import AttnType, ChannelAttention, GroupAttention, Grouping
 from irtool.models.detection import count_indices, expansion_ratio
 from irtool.models.norms import NormKind, make_norm, make_plain_norm, residual
+from irtool.models.patch_norm import PatchEmbed, detect_patch_norm
 from irtool.models.registry import register, register_arch
 
 StateDict = Mapping[str, torch.Tensor]
@@ -248,6 +253,7 @@ class HiIRSR(nn.Module):
         upsampler: Upsampler = "pixelshuffle",
         upsampler_channels: int = 64,
         image_residual: ImageResidual = "none",
+        patch_norm: str = "none",
     ):
         super().__init__()
         if image_residual not in ("none", "nearest", "bilinear", "bicubic"):
@@ -256,7 +262,7 @@ class HiIRSR(nn.Module):
             raise ValueError("an image residual needs in_channels == out_channels")
         self.scale, self.image_residual = scale, image_residual
         self.register_buffer("mean", _channel_mean(in_channels), persistent=False)
-        self.conv_first = nn.Conv2d(in_channels, dim, 3, padding=1)
+        self.conv_first = _stem(in_channels, dim, patch_norm, bias=True)
         self.stages = nn.ModuleList(
             HiIRStage(
                 nn.Sequential(*(ConvBlock(dim) for _ in range(conv_blocks))),
@@ -286,18 +292,34 @@ class HiIRSR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Channels-last memory makes every NCHW <-> NHWC switch of the body a free view and the convs run natively.
-        feat = self.conv_first((x - self.mean).contiguous(memory_format=torch.channels_last))
+        # A holistic pre-norm centres the image itself (one mean over pixels and channels); the fixed per-channel
+        # shift first would leave an offset that does not scale with the image's contrast.
+        centred = x if getattr(self.conv_first, "pre", None) == "holistic" else x - self.mean
+        feat, std = _embed(self.conv_first, centred.contiguous(memory_format=torch.channels_last))
         body = feat
         for stage in self.stages:
             body = stage(body)
         body = _to_nchw(self.norm(_to_nhwc(body))[0])
         out = self.upsample(self.conv_after_body(body) + feat)
         if self.image_residual == "none":
-            return out + self.mean
+            return residual(self.mean, out, std)
         if self.scale == 1:
-            return out + x
+            return residual(x, out, std)
         align = None if self.image_residual == "nearest" else False
-        return out + F.interpolate(x, scale_factor=self.scale, mode=self.image_residual, align_corners=align)
+        base = F.interpolate(x, scale_factor=self.scale, mode=self.image_residual, align_corners=align)
+        return residual(base, out, std)
+
+
+def _stem(in_channels: int, dim: int, patch_norm: str, *, bias: bool) -> nn.Module:
+    """A plain 3x3 conv (the keys saved weights have), or the Dual PatchNorm stem when one is asked for."""
+    if patch_norm == "none":
+        return nn.Conv2d(in_channels, dim, 3, padding=1, bias=bias)
+    return PatchEmbed(in_channels, dim, patch_norm)
+
+
+def _embed(stem: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(features, holistic std of the input or None), whichever stem it is."""
+    return stem(x) if isinstance(stem, PatchEmbed) else (stem(x), None)
 
 
 def _per_level(value: int | Sequence[int], levels: int, name: str) -> list[int]:
@@ -332,6 +354,7 @@ class HiIRUNet(nn.Module):
         ffn: FFNKind = "conv",
         ffn_ratio: float = 2.66,
         norm: NormKind = "ln",
+        patch_norm: str = "none",
     ):
         super().__init__()
         levels = len(depths)
@@ -347,7 +370,9 @@ class HiIRUNet(nn.Module):
                 layout, l3, attn_type, ffn, ffn_ratio, norm,
             )  # fmt: skip
 
-        self.patch_embed = nn.Conv2d(in_channels, dim, 3, padding=1, bias=False)
+        self.patch_embed = _stem(in_channels, dim, patch_norm, bias=False)
+        if isinstance(self.patch_embed, PatchEmbed) and self.patch_embed.pre == "holistic" and not self.residual:
+            raise ValueError("patch_norm pre=holistic rescales the image residual: in_channels must equal out_channels")
         self.encoders = nn.ModuleList(blocks(k, depths[k]) for k in range(levels - 1))
         self.downs = nn.ModuleList(
             nn.Sequential(nn.Conv2d(dims[k], dims[k] // 2, 3, padding=1, bias=False), nn.PixelUnshuffle(2))
@@ -366,7 +391,7 @@ class HiIRUNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         xp = _pad_nchw(x, 2 ** (self.levels - 1))
-        feat = self.patch_embed(xp.contiguous(memory_format=torch.channels_last))
+        feat, std = _embed(self.patch_embed, xp.contiguous(memory_format=torch.channels_last))
         skips = []
         for enc, down in zip(self.encoders, self.downs, strict=True):
             feat = _to_nchw(enc(_to_nhwc(feat)))
@@ -379,7 +404,7 @@ class HiIRUNet(nn.Module):
             feat = self.decoders[k](_to_nhwc(feat))
         out = self.output(_to_nchw(self.refinement(feat)))
         if self.residual:
-            out = out + xp
+            out = residual(xp, out, std)
         return out[..., :h, :w]
 
 
@@ -471,13 +496,15 @@ def detect_sr(sd: StateDict) -> dict[str, Any] | None:
     `image_residual` leaves no trace in the weights: a bare state_dict is read as "none"; our own .safetensors
     carry the full hyper-parameters in their metadata, so this only matters for foreign files.
     """
-    required = ("conv_first.weight", "conv_after_body.weight", "stages.0.blocks.0.attns.0.op.rpb_table")
+    stem = "conv_first.proj.weight" if "conv_first.proj.weight" in sd else "conv_first.weight"
+    required = (stem, "conv_after_body.weight", "stages.0.blocks.0.attns.0.op.rpb_table")
     if not all(k in sd for k in required):
         return None
-    dim, in_channels = (int(v) for v in sd["conv_first.weight"].shape[:2])
+    dim, in_channels = (int(v) for v in sd[stem].shape[:2])
     n_stages = count_indices(sd, r"stages\.(\d+)\.")
     depths, l3 = zip(*(_depth(sd, f"stages.{i}.blocks") for i in range(n_stages)), strict=True)
     hp: dict[str, Any] = {"in_channels": in_channels, "dim": dim, "depths": list(depths), "l3": l3[0]}
+    hp["patch_norm"] = detect_patch_norm(sd, "conv_first", in_channels)
     # residual conv blocks ahead of the Hi-IR blocks (the compact hybrids have 4 per stage)
     hp["conv_blocks"] = count_indices(sd, r"stages\.0\.convs\.(\d+)\.")
     hp |= _read_groupings(sd, "stages.0.blocks")
@@ -504,9 +531,10 @@ def _one_or_all(values: list[int]) -> int | list[int]:
 
 def detect_unet(sd: StateDict) -> dict[str, Any] | None:
     """Hyper-parameters of a `HiIRUNet` state_dict, None when it is not one."""
-    if not all(k in sd for k in ("patch_embed.weight", "latent.0.attns.0.op.rpb_table", "output.weight")):
+    stem = "patch_embed.proj.weight" if "patch_embed.proj.weight" in sd else "patch_embed.weight"
+    if not all(k in sd for k in (stem, "latent.0.attns.0.op.rpb_table", "output.weight")):
         return None
-    dim, in_channels = (int(v) for v in sd["patch_embed.weight"].shape[:2])
+    dim, in_channels = (int(v) for v in sd[stem].shape[:2])
     levels = count_indices(sd, r"downs\.(\d+)\.") + 1
     prefixes = [f"encoders.{k}" for k in range(levels - 1)] + ["latent"]
     depths, l3 = zip(*(_depth(sd, p) for p in prefixes), strict=True)
@@ -528,6 +556,7 @@ def detect_unet(sd: StateDict) -> dict[str, Any] | None:
         "cell": latent["cell"],
         "layout": latent["layout"],
         "l3": l3[-1],
+        "patch_norm": detect_patch_norm(sd, "patch_embed", in_channels),
     }
     return hp | _read_block_options(sd, "latent")
 

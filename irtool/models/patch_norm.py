@@ -19,6 +19,8 @@ exactly `proj.weight`, so official checkpoints load strictly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -80,3 +82,14 @@ class PatchEmbed(nn.Module):
         if self.post_norm is not None:
             y = rearrange(self.post_norm(rearrange(y, "b c h w -> b h w c"))[0], "b h w c -> b c h w")
         return y, std
+
+
+def detect_patch_norm(sd: Mapping[str, torch.Tensor], prefix: str, in_channels: int) -> str:
+    """The `patch_norm` spec of the stem under `prefix` in a state_dict ("none" for a plain conv stem)."""
+    pre = "none"
+    if f"{prefix}.pre_norm.gamma" in sd:
+        pre = "holistic"
+    elif f"{prefix}.pre_norm.weight" in sd:
+        pre = "patch" if sd[f"{prefix}.pre_norm.weight"].numel() == in_channels * 9 else "channel"
+    post = "ln" if f"{prefix}.post_norm.weight" in sd else "none"
+    return "none" if pre == post == "none" else f"{pre}+{post}"

@@ -28,7 +28,7 @@ from torch import nn
 
 from irtool.models.detection import count_indices, expansion_ratio
 from irtool.models.norms import make_norm, residual
-from irtool.models.patch_norm import PatchEmbed
+from irtool.models.patch_norm import PatchEmbed, detect_patch_norm
 from irtool.models.registry import register, register_arch
 
 LICENSE = "Restormer APL, non-commercial"  # the Restormer Academic Public License (code and released weights)
@@ -238,22 +238,12 @@ def detect(sd: Mapping[str, torch.Tensor]) -> dict[str, Any] | None:
         "bias": f"{b1}attn.qkv.bias" in sd,
         "norm": norm,
         "dual_pixel": "skip_conv.weight" in sd,
-        "patch_norm": _detect_patch_norm(sd, int(in_channels)),
+        "patch_norm": detect_patch_norm(sd, "patch_embed", int(in_channels)),
     }
 
 
 def _count_blocks(sd: Mapping[str, torch.Tensor], prefix: str) -> int:
     return count_indices(sd, rf"{prefix}\.(\d+)\.")
-
-
-def _detect_patch_norm(sd: Mapping[str, torch.Tensor], in_channels: int) -> str:
-    pre = "none"
-    if "patch_embed.pre_norm.gamma" in sd:
-        pre = "holistic"
-    elif "patch_embed.pre_norm.weight" in sd:
-        pre = "patch" if sd["patch_embed.pre_norm.weight"].numel() == in_channels * 9 else "channel"
-    post = "ln" if "patch_embed.post_norm.weight" in sd else "none"
-    return "none" if pre == post == "none" else f"{pre}+{post}"
 
 
 register_arch("restormer", build=Restormer, describe=describe, detect=detect)

@@ -83,3 +83,68 @@ def test_restormer_with_dpn_runs_and_is_detected_again(spec, tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
     assert loaded(x).shape == x.shape
+
+
+_HIIR = {
+    "hiir-sr": {"scale": 2, "dim": 12, "depths": [2], "heads": 2, "window": 4, "dispersion": 2, "norm": "iln"},
+    "hiir-unet": {"dim": 8, "depths": [1, 2], "refinement": 1, "heads": [1, 2], "window": 4, "dispersion": 2},
+}
+
+
+@pytest.mark.parametrize("arch", sorted(_HIIR))
+@pytest.mark.parametrize("spec", ["dpn", "holistic+ln", "none+ln"])
+def test_hiir_with_dpn_runs_and_is_detected_again(arch, spec, tmp_path):
+    from irtool.models.registry import build, detect
+
+    model = build(arch, {**_HIIR[arch], "patch_norm": spec}).eval()
+    found = detect(model.state_dict())
+    assert found is not None and found[0] == arch
+    assert found[1]["patch_norm"] == spec.replace("dpn", "patch+ln")
+    x = torch.rand(1, 3, 13, 18)
+    path = tmp_path / "m.pth"
+    torch.save({"params": model.state_dict()}, path)
+    loaded = irtool.models.load(path)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+        assert torch.isfinite(model(x)).all()
+
+
+@pytest.mark.parametrize("arch", sorted(_HIIR))
+def test_hiir_stem_keys_are_unchanged_without_dpn(arch):
+    from irtool.models.registry import build
+
+    stem = "conv_first" if arch == "hiir-sr" else "patch_embed"
+    plain = [k for k in build(arch, _HIIR[arch]).state_dict() if k.startswith(stem + ".")]
+    assert plain[0] == f"{stem}.weight"  # the shipped weights' keys: they still load strictly
+    dpn = [k for k in build(arch, {**_HIIR[arch], "patch_norm": "dpn"}).state_dict() if k.startswith(stem + ".")]
+    assert dpn == [f"{stem}.{k}" for k in ("proj.weight", "pre_norm.weight", "pre_norm.bias")] + [
+        f"{stem}.post_norm.weight",
+        f"{stem}.post_norm.bias",
+    ]
+
+
+def test_hiir_holistic_pre_norm_makes_the_sr_output_follow_contrast():
+    """Under a holistic pre-norm the stem sees a brightness/contrast-free image and the residual is rescaled by the
+    input's std, so what the network adds scales with the input's contrast (up to i-LN's eps)."""
+    from irtool.models.registry import build
+
+    torch.manual_seed(0)
+    hp = {**_HIIR["hiir-sr"], "norm": "ln", "patch_norm": "holistic+none", "image_residual": "bicubic"}
+    model = build("hiir-sr", hp).eval()
+    for p in model.parameters():
+        if not p.any():  # the zero-initialised last conv: give the branch something to add
+            torch.nn.init.normal_(p, std=0.1)
+    x = torch.rand(1, 3, 8, 8) * 0.5
+    with torch.no_grad():
+        base = torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+        added1 = model(x) - base
+        added2 = model(2 * x) - 2 * base
+    assert added1.abs().max() > 1e-3
+    assert torch.allclose(added2, 2 * added1, rtol=1e-2, atol=1e-3)
+
+
+def test_hiir_unet_holistic_pre_norm_needs_the_image_residual():
+    from irtool.models.registry import build
+
+    with pytest.raises(UsageError, match="holistic"):
+        build("hiir-unet", {**_HIIR["hiir-unet"], "out_channels": 1, "patch_norm": "holistic+none"})
