@@ -12,6 +12,7 @@ from irtool.cli._app import app
 
 if TYPE_CHECKING:
     from irtool.engine.jobs import Job
+    from irtool.engine.onnx_runner import OnnxRunner
     from irtool.engine.pipeline import Outcome, Reporter
     from irtool.engine.runner import Runner
 
@@ -173,14 +174,14 @@ def restore_command(
     tile_size = _parse_tile(tile)
     started = time.perf_counter()
 
-    import torch
-
     from irtool.cli._output import info, warn
     from irtool.engine.jobs import Naming, plan_jobs, shard
     from irtool.engine.pipeline import BatchStopped, VideoOptions, WriteOptions, run_jobs
-    from irtool.engine.runner import Runner
 
-    if threads:
+    onnx = model_ref.lower().endswith(".onnx")
+    if threads and not onnx:  # an ONNX session takes its threads itself; torch may not even be installed
+        import torch
+
         torch.set_num_threads(threads)
     model = _load_model(model_ref, offline=offline, device=device, threads=threads)
     d = model.descriptor
@@ -195,16 +196,26 @@ def restore_command(
     )
     existing = "overwrite" if overwrite else "skip" if skip_existing else "auto"
     jobs = shard(plan_jobs(inputs, naming, recursive=recursive, existing=existing))
-    runner = Runner(
-        model,
-        device=device,
-        precision=precision,
-        tile=tile_size,
-        overlap=tile_overlap,
-        tile_batch=tile_batch,
-        compile=compile_model,
-        log=warn,
-    )
+    runner: Runner | OnnxRunner
+    if onnx:
+        from irtool.engine.onnx_runner import OnnxRunner
+
+        if precision.strip().lower() != "auto" or compile_model:
+            warn(f"--precision and --compile do not apply to an ONNX model: it runs as exported ({model.precision})")
+        runner = OnnxRunner(model, tile=tile_size, overlap=tile_overlap, tile_batch=tile_batch, log=warn)
+    else:
+        from irtool.engine.runner import Runner
+
+        runner = Runner(
+            model,
+            device=device,
+            precision=precision,
+            tile=tile_size,
+            overlap=tile_overlap,
+            tile_batch=tile_batch,
+            compile=compile_model,
+            log=warn,
+        )
     if not quiet:
         info(f"{naming.model} (x{d.scale} {d.task}) on {runner.device}, {runner.precision}: {len(jobs)} input(s)")
     stopped: BatchStopped | None = None
@@ -243,7 +254,7 @@ def _parse_tile(text: str) -> int | None:
 
 
 def _load_model(ref: str, *, offline: bool, device: str, threads: int | None) -> Any:
-    if ref.lower().endswith(".onnx"):
+    if ref.lower().endswith(".onnx"):  # before any torch import: this path runs without it
         from irtool.engine.onnx_runner import load_onnx_model
 
         return load_onnx_model(ref, threads=threads, device="cpu" if device == "auto" else device)
@@ -254,7 +265,7 @@ def _load_model(ref: str, *, offline: bool, device: str, threads: int | None) ->
     return load(ref, offline=offline)
 
 
-def _summary(outcomes: list[Outcome], runner: Runner, model_name: str, seconds: float) -> dict[str, Any]:
+def _summary(outcomes: list[Outcome], runner: Runner | OnnxRunner, model_name: str, seconds: float) -> dict[str, Any]:
     import os
     from dataclasses import asdict
 

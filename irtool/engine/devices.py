@@ -8,6 +8,7 @@ fallback to the CPU: a job meant for a GPU should not crawl for hours unnoticed.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from irtool.errors import ResourceError, UsageError
@@ -135,9 +136,8 @@ _OOM_MESSAGES = ("out of memory", "can't allocate memory", "status_alloc_failed"
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """An allocation failure on any device: smaller tiles may get through."""
-    import torch
-
-    if isinstance(exc, torch.OutOfMemoryError):
+    torch = sys.modules.get("torch")  # not imported: not a torch error (and an ONNX-only run has no torch to import)
+    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and any(m in text for m in _OOM_MESSAGES)

@@ -1,9 +1,11 @@
 """An exported `.onnx` model run by onnxruntime behind the interface the restore engine uses for torch models.
 
 `OnnxModel(path)` carries the `.descriptor` that `irtool export` wrote into the file's metadata, and is called like a
-module: a (B, C, H, W) float array or tensor in [0, 1] in, (B, C_out, H*scale, W*scale) out, of the same type. The
-graph pads to its size multiple itself, so any H, W works. Torch is not needed to run it (numpy in, numpy out); a
-torch tensor is accepted and returned on its own device so the engine's tiling and blending work unchanged.
+module: a (B, C, H, W) float array in [0, 1] in, (B, C_out, H*scale, W*scale) out (a torch tensor is accepted too,
+and returned on its device). The graph pads to its size multiple itself, so any H, W works.
+
+`OnnxRunner(model)` is the torch Runner's counterpart: the same `restore` / `restore_tiles` through the same tiling
+and blending (irtool.engine.tiling), in NumPy, so `irtool restore -m model.onnx` runs where torch is not installed.
 
 i-LN models normalise with statistics of whatever the graph is given; the graph cannot replay whole-image statistics
 into tiles as `irtool.models.norms.use_statistics` does, so run such a model on whole images (tile=0).
@@ -12,12 +14,14 @@ into tiles as `irtool.models.norms.use_statistics` does, so run such a model on 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from irtool.errors import InputError, ResourceError, UnavailableError
+from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, restore_array, run_tiled
+from irtool.errors import InputError, ResourceError, UnavailableError, UsageError
 from irtool.models.descriptor import ModelDescriptor
 
 # Keys of the ONNX file's metadata_props written by irtool.export.onnx_export.
@@ -96,6 +100,79 @@ class OnnxModel:
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, {self.descriptor.arch}, x{self.descriptor.scale}, {self.precision})"
+
+
+class OnnxRunner:
+    """An OnnxModel restoring images tile by tile on the host (the interface of irtool.engine.Runner).
+
+    `tile=None` means the CPU default tile (onnxruntime's memory is not probed), 0 the whole image. The precision
+    is the graph's; there is no NaN guard (an fp32 graph to fall back on does not exist) and no out-of-memory
+    back-off (onnxruntime reports allocation failures in its own words).
+    """
+
+    nan_retries = 0
+    oom_retries = 0
+
+    def __init__(
+        self,
+        model: OnnxModel,
+        *,
+        tile: int | None = None,
+        overlap: int | None = None,
+        tile_batch: int = 1,
+        log: Callable[[str], None] | None = None,
+    ):
+        if tile is not None and tile < 0:
+            raise UsageError(f"tile must be a size in pixels, 0 (whole image) or auto, not {tile}")
+        if tile_batch < 1:
+            raise UsageError(f"--tile-batch must be at least 1, not {tile_batch}")
+        self.model, self.descriptor = model, model.descriptor
+        self.device, self.precision = model.device, model.precision
+        self.tile = CPU_TILE if tile is None else tile
+        self.overlap = DEFAULT_OVERLAP if overlap is None else overlap
+        if self.overlap < 0:
+            raise UsageError(f"--tile-overlap must be >= 0, not {self.overlap}")
+        self.tile_batch = tile_batch
+        self.log = log or (lambda message: None)
+        self.last_plan: TilePlan | None = None
+        self._told_iln = False
+
+    def restore(self, pixels: Any) -> Any:
+        """(C, H, W) or (B, C, H, W) float in [0, 1] -> (C_out, H*s, W*s) float32; numpy in, numpy out."""
+        if isinstance(pixels, np.ndarray):
+            return restore_array(self, pixels)
+        import torch  # a tensor in: the caller has torch
+
+        return torch.from_numpy(restore_array(self, pixels.detach().to("cpu", torch.float32).numpy()))
+
+    def restore_tiles(
+        self,
+        read: ReadFn,
+        height: int,
+        width: int,
+        write: WriteFn,
+        *,
+        on_tiles: Callable[[int], None] | None = None,
+    ) -> TilePlan:
+        d = self.descriptor
+        plan = plan_tiles(height, width, tile=self.tile, overlap=self.overlap, scale=d.scale, multiple=d.size_multiple)
+        if d.global_stats and plan.tile_count > 1 and not self._told_iln:
+            self._told_iln = True
+            self.log("this ONNX model normalises each tile on its own (i-LN); --tile 0 is exact")
+        run_tiled(
+            plan, read, self.model.run, write, out_channels=d.out_channels, batch=self.tile_batch, on_tiles=on_tiles
+        )
+        self.last_plan = plan
+        return plan
+
+    @property
+    def tile_label(self) -> str:
+        return "whole image" if self.tile == 0 else f"{self.tile}px, overlap {self.overlap}"
+
+
+# The torch Runner's CPU defaults (irtool.engine.runner), repeated here so that this module imports no torch.
+CPU_TILE = 512
+DEFAULT_OVERLAP = 16
 
 
 def load_onnx_model(path: str | Path, *, threads: int | None = None, device: str = "cpu") -> OnnxModel:

@@ -19,14 +19,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from irtool.engine import paged
 from irtool.engine.devices import trim_host_memory
 from irtool.engine.jobs import Job
 from irtool.engine.pixels import restore_pixels
-from irtool.engine.runner import Runner
 from irtool.errors import IrtoolError, ResourceError
+
+if TYPE_CHECKING:  # either runner: a batch of ONNX jobs needs no torch
+    from irtool.engine.onnx_runner import OnnxRunner
+    from irtool.engine.runner import Runner
 
 _END = object()  # end of a stream of queue items
 
@@ -73,7 +76,7 @@ class Reporter:
 
 def run_jobs(
     jobs: list[Job],
-    runner: Runner,
+    runner: Runner | OnnxRunner,
     *,
     write: WriteOptions | None = None,
     video: VideoOptions | None = None,
@@ -174,7 +177,9 @@ def run_jobs(
     return [outcomes[i] for i in sorted(outcomes)]
 
 
-def restore_video(job: Job, runner: Runner, options: VideoOptions, reporter: Reporter | None = None) -> Outcome:
+def restore_video(
+    job: Job, runner: Runner | OnnxRunner, options: VideoOptions, reporter: Reporter | None = None
+) -> Outcome:
     """Decode, restore and encode one video frame by frame, copying its audio and subtitle streams."""
     from irtool.io.video import Frame, VideoReader, VideoWriter
 

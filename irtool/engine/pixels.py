@@ -11,19 +11,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
 from irtool.engine import paged
-from irtool.engine.runner import Runner
 from irtool.io.images import from_float32, to_float32
 
-_LUMA = torch.tensor([0.299, 0.587, 0.114])
+if TYPE_CHECKING:  # either runner: this module needs no torch
+    from irtool.engine.onnx_runner import OnnxRunner
+    from irtool.engine.runner import Runner
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def restore_pixels(runner: Runner, pixels: np.ndarray, *, on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
+def restore_pixels(
+    runner: Runner | OnnxRunner, pixels: np.ndarray, *, on_tiles: Callable[[int], None] | None = None
+) -> np.ndarray:
     """(H, W, C) RGB(A) or grey in its file dtype -> the restored (H*s, W*s, C) in the same dtype and channels."""
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -46,7 +51,7 @@ def restore_pixels(runner: Runner, pixels: np.ndarray, *, on_tiles: Callable[[in
 
 
 def _restore_channels(
-    runner: Runner,
+    runner: Runner | OnnxRunner,
     pixels: np.ndarray,
     out: np.ndarray,
     channels: list[int],
@@ -58,17 +63,16 @@ def _restore_channels(
     height, width = pixels.shape[:2]
     dtype = pixels.dtype
 
-    def read(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
-        region = to_float32(pixels[y0:y1, x0:x1, channels])
-        x = torch.from_numpy(np.ascontiguousarray(region.transpose(2, 0, 1)))
+    def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        x = to_float32(pixels[y0:y1, x0:x1, channels]).transpose(2, 0, 1)
         if x.shape[0] == 1 and model_in == 3:
-            x = x.expand(3, -1, -1)
+            x = np.broadcast_to(x, (3, *x.shape[1:]))  # a view: the tile stack makes the one copy
         return x
 
-    def write(top: int, rows: torch.Tensor) -> None:
+    def write(top: int, rows: np.ndarray) -> None:
         if len(channels) == 1 and model_out == 3:
-            rows = torch.einsum("chw,c->hw", rows, _LUMA)[None]
-        region = rows.permute(1, 2, 0).numpy()
+            rows = np.einsum("chw,c->hw", rows, _LUMA)[None]
+        region = rows.transpose(1, 2, 0)
         done = top + region.shape[0]
         out[top:done, :, channels] = from_float32(region, dtype)
         # Huge images live in files: rows behind the engine go back to the OS (no-op for ordinary arrays).

@@ -10,8 +10,9 @@
   neither. Full resolution matters: a downscaled image has a fraction of the original's noise and fine texture,
   and a denoiser fed statistics of a cleaner image than the one it sees lost 4.7 dB on a 1 MP photo.
 
-Models that run on onnxruntime (`runs_on_onnxruntime`) go through the same tiling and blending on the host; their
-precision is whatever the exported graph holds.
+Tiles travel as NumPy arrays on the host (irtool.engine.tiling) and become tensors only inside `_forward`. Models
+that run on onnxruntime have their own torch-free runner with the same interface (irtool.engine.onnx_runner);
+`restore_image` picks the right one.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from irtool.engine.devices import (
     release_cached_memory,
     resolve_device,
 )
-from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, run_tiled
+from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, restore_array, run_tiled
 from irtool.errors import ResourceError, UsageError
 
 # On the CPU memory is rarely the limit; a tile this size keeps activations of the shipped models in a few hundred
@@ -66,23 +67,18 @@ class Runner:
             raise UsageError(f"tile must be a size in pixels, 0 (whole image) or auto, not {tile}")
         if tile_batch < 1:
             raise UsageError(f"--tile-batch must be at least 1, not {tile_batch}")
+        if getattr(model, "runs_on_onnxruntime", False):
+            raise UsageError("an ONNX model runs through irtool.engine.onnx_runner.OnnxRunner (or restore_image)")
         self.descriptor = model.descriptor
         self.log = log or (lambda message: None)
-        self.onnx = bool(getattr(model, "runs_on_onnxruntime", False))
-        if self.onnx:
-            # The session owns its device; tensors meet it on the host.
-            self.device = torch.device("cpu")
-            self.dtype = torch.float32
-            self.precision = getattr(model, "precision", "fp32")
-        else:
-            self.device = resolve_device(device)
-            self.dtype = choose_precision(precision, self.device, self.descriptor)
-            self.precision = precision_name(self.dtype)
-        self.channels_last = self.device.type == "cuda" and not self.onnx
+        self.device = resolve_device(device)
+        self.dtype = choose_precision(precision, self.device, self.descriptor)
+        self.precision = precision_name(self.dtype)
+        self.channels_last = self.device.type == "cuda"
         model = model.eval().to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        if compile and not self.onnx:
+        if compile:
             model = torch.compile(model)
         self.model = model
         self.tile = tile
@@ -102,29 +98,9 @@ class Runner:
 
         A (B, C, H, W) batch is restored image by image.
         """
-        as_numpy = isinstance(pixels, np.ndarray)
-        x = torch.from_numpy(np.ascontiguousarray(pixels)) if as_numpy else pixels.detach()
-        if x.ndim == 4:
-            outs = [self.restore(image) for image in x]
-            return np.stack(outs) if as_numpy else torch.stack(outs)  # type: ignore[arg-type]
-        if x.ndim != 3 or x.shape[0] != self.descriptor.in_channels:
-            raise UsageError(
-                f"expected a ({self.descriptor.in_channels}, H, W) image for {self.descriptor.arch}, "
-                f"got shape {tuple(x.shape)}"
-            )
-        x = x.to("cpu", torch.float32)
-        _, h, w = x.shape
-        s = self.descriptor.scale
-        out = torch.empty(self.descriptor.out_channels, h * s, w * s)
-
-        def read(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
-            return x[:, y0:y1, x0:x1]
-
-        def write(top: int, rows: torch.Tensor) -> None:
-            out[:, top : top + rows.shape[1]] = rows
-
-        self.restore_tiles(read, h, w, write)
-        return out.numpy() if as_numpy else out
+        if isinstance(pixels, np.ndarray):
+            return restore_array(self, pixels)
+        return torch.from_numpy(restore_array(self, pixels.detach().to("cpu", torch.float32).numpy()))
 
     def restore_tiles(
         self,
@@ -174,15 +150,15 @@ class Runner:
 
     # ----------------------------------------------------------------------------------------------- internals
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, non_blocking=True)
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(batch).to(self.device, non_blocking=True)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = self._run(x, self.dtype)
         if self.dtype != torch.float32 and not bool(torch.isfinite(y).all()):
             self.nan_retries += 1
             y = self._run(x, torch.float32)
-        return y.to("cpu", torch.float32)
+        return y.to("cpu", torch.float32).numpy()
 
     def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if dtype == torch.float32:
@@ -196,7 +172,7 @@ class Runner:
         return self.tile
 
     def _auto_tile(self) -> int:
-        free = None if self.onnx else free_memory(self.device)
+        free = free_memory(self.device)
         if free is None:
             return CPU_TILE
         per_pixel, fixed = self._memory_per_pixel()
@@ -212,7 +188,7 @@ class Runner:
         sides = [math.ceil(s / m) * m for s in (96, 192)]
         peaks = []
         for side in sides:
-            x = torch.rand(1, self.descriptor.in_channels, side, side)
+            x = np.random.default_rng(0).random((1, self.descriptor.in_channels, side, side), np.float32)
             release_cached_memory(self.device)
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
@@ -254,10 +230,6 @@ class Runner:
         if not self.descriptor.global_stats or plan is None or read is None or plan.tile_count == 1:
             yield
             return
-        if self.onnx:
-            self._log_once("onnx-iln", "this ONNX model normalises each tile on its own (i-LN); --tile 0 is exact")
-            yield
-            return
         from irtool.models.norms import record_statistics, use_statistics
 
         factor = math.ceil(math.sqrt(plan.height * plan.width / plan.tile_size**2))
@@ -274,7 +246,7 @@ class Runner:
             yield
 
 
-def _mosaic(read: ReadFn, height: int, width: int, factor: int) -> torch.Tensor:
+def _mosaic(read: ReadFn, height: int, width: int, factor: int) -> np.ndarray:
     """About 1/factor^2 of the image as a grid of full-resolution crops, each from its share of the image.
 
     The mosaic is ceil(H / factor) x ceil(W / factor) pixels, cut into cells of about STATS_CELL; cell (i, j) is the
@@ -285,12 +257,12 @@ def _mosaic(read: ReadFn, height: int, width: int, factor: int) -> torch.Tensor:
     mosaic_h, mosaic_w = -(-height // factor), -(-width // factor)
     rows = _cells(mosaic_h)
     cols = _cells(mosaic_w)
-    return torch.cat(
+    return np.concatenate(
         [
-            torch.cat([read(*_crop(r, rows, height), *_crop(c, cols, width)) for c in range(len(cols) - 1)], dim=2)
+            np.concatenate([read(*_crop(r, rows, height), *_crop(c, cols, width)) for c in range(len(cols) - 1)], 2)
             for r in range(len(rows) - 1)
         ],
-        dim=1,
+        1,
     )
 
 
@@ -319,12 +291,14 @@ def restore_image(
 ) -> np.ndarray | torch.Tensor:
     """Restore one (C, H, W) float image in [0, 1]; returns (C_out, H*scale, W*scale) float32, not clamped.
 
-    `model` is a module from irtool.models (or an existing Runner, whose settings then apply). For many images,
-    build one `Runner` and call `runner.restore(...)`: the model moves to the device and is sized up only once.
+    `model` is a module from irtool.models, an `OnnxModel`, or an existing runner (whose settings then apply). For
+    many images, build one `Runner` (or `OnnxRunner`) and call `runner.restore(...)`: the model moves to the device
+    and is sized up only once.
     """
-    runner = (
-        model
-        if isinstance(model, Runner)
-        else Runner(model, device=device, precision=precision, tile=tile, overlap=overlap)
-    )
-    return runner.restore(pixels)
+    if hasattr(model, "restore_tiles"):
+        return model.restore(pixels)
+    if getattr(model, "runs_on_onnxruntime", False):
+        from irtool.engine.onnx_runner import OnnxRunner
+
+        return OnnxRunner(model, tile=tile, overlap=overlap).restore(pixels)
+    return Runner(model, device=device, precision=precision, tile=tile, overlap=overlap).restore(pixels)

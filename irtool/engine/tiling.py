@@ -12,6 +12,9 @@ touch are handed to `write` at once, so the float32 buffer is one stripe high, n
     read(y0, y1, x0, x1) -> (C, h, w) float32        the input region, from wherever the pixels live
     forward((B, C, h, w)) -> (B, C_out, h*s, w*s)    float32 on the host
     write(top, rows)                                  rows: (C_out, n, W*s) finished output rows starting at `top`
+
+All three speak NumPy arrays: the host side needs no torch, so an ONNX model runs through the same code on a
+machine without it (irtool.engine.onnx_runner); the torch Runner converts at its forward pass.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
+
+from irtool.errors import UsageError
 
 Span = tuple[int, int]  # [start, stop) along one axis, input pixels
-ReadFn = Callable[[int, int, int, int], torch.Tensor]
-ForwardFn = Callable[[torch.Tensor], torch.Tensor]
-WriteFn = Callable[[int, torch.Tensor], None]
+ReadFn = Callable[[int, int, int, int], np.ndarray]
+ForwardFn = Callable[[np.ndarray], np.ndarray]
+WriteFn = Callable[[int, np.ndarray], None]
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def _even_spans(length: int, max_size: int, need: int, multiple: int, grid: int)
     return None
 
 
-def axis_weights(spans: tuple[Span, ...], overlap: int, scale: int) -> list[torch.Tensor | None]:
+def axis_weights(spans: tuple[Span, ...], overlap: int, scale: int) -> list[np.ndarray | None]:
     """Per tile, the blend weight of each output pixel along this axis (None where it is all ones).
 
     Where tiles i and i+1 overlap, tile i+1 fades in with a raised cosine across `overlap * scale` output pixels
@@ -115,7 +120,7 @@ def axis_weights(spans: tuple[Span, ...], overlap: int, scale: int) -> list[torc
     """
     centres = [(b + a) / 2 * scale for (a, _), (_, b) in zip(spans[1:], spans, strict=False)]
     width = overlap * scale
-    weights: list[torch.Tensor | None] = []
+    weights: list[np.ndarray | None] = []
     for i, (a, b) in enumerate(spans):
         if len(spans) == 1:
             weights.append(None)
@@ -126,7 +131,7 @@ def axis_weights(spans: tuple[Span, ...], overlap: int, scale: int) -> list[torc
             w *= _rise(pixel_centres, centres[i - 1], width)
         if i < len(spans) - 1:
             w *= 1 - _rise(pixel_centres, centres[i], width)
-        weights.append(torch.from_numpy(w.astype(np.float32)))
+        weights.append(w.astype(np.float32))
     return weights
 
 
@@ -154,14 +159,14 @@ def run_tiled(
     row_weights = axis_weights(plan.rows, plan.overlap, s)
     col_weights = axis_weights(plan.cols, plan.overlap, s)
     stripe_top = 0  # output row where the stripe starts (everything above has been written)
-    stripe = torch.zeros(out_channels, 0, out_width)
+    stripe = np.zeros((out_channels, 0, out_width), np.float32)
     for r, (y0, y1) in enumerate(plan.rows):
         # Grow the stripe down to this tile row's bottom; its upper part carries what the previous row left.
-        grown = torch.zeros(out_channels, y1 * s - stripe_top, out_width)
+        grown = np.zeros((out_channels, y1 * s - stripe_top, out_width), np.float32)
         grown[:, : stripe.shape[1]] = stripe
         stripe = grown
         for group in _equal_width_groups(plan.cols, batch):
-            x = torch.stack([read(y0, y1, x0, x1) for _, (x0, x1) in group])
+            x = np.stack([read(y0, y1, x0, x1) for _, (x0, x1) in group]).astype(np.float32, copy=False)
             y = forward(x)
             for k, (c, (x0, x1)) in enumerate(group):
                 part = y[k]
@@ -188,3 +193,24 @@ def _equal_width_groups(cols: tuple[Span, ...], batch: int) -> list[list[tuple[i
         else:
             groups.append([(c, span)])
     return groups
+
+
+def restore_array(runner: Any, x: np.ndarray) -> np.ndarray:
+    """`runner.restore` on arrays, for either runner: (C, H, W) or (B, C, H, W) float in [0, 1], tile by tile."""
+    if x.ndim == 4:
+        return np.stack([restore_array(runner, image) for image in x])
+    d = runner.descriptor
+    if x.ndim != 3 or x.shape[0] != d.in_channels:
+        raise UsageError(f"expected a ({d.in_channels}, H, W) image for {d.arch}, got shape {tuple(x.shape)}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    _, h, w = x.shape
+    out = np.empty((d.out_channels, h * d.scale, w * d.scale), np.float32)
+
+    def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        return x[:, y0:y1, x0:x1]
+
+    def write(top: int, rows: np.ndarray) -> None:
+        out[:, top : top + rows.shape[1]] = rows
+
+    runner.restore_tiles(read, h, w, write)
+    return out

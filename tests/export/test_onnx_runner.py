@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from irtool.engine import Runner
-from irtool.engine.onnx_runner import OnnxModel, is_onnx_ref
-from irtool.errors import InputError
+from irtool.engine.onnx_runner import OnnxModel, OnnxRunner, is_onnx_ref
+from irtool.errors import InputError, UsageError
 from irtool.export import export_onnx
 from tests.export.conftest import tiny
 
@@ -46,7 +46,7 @@ def test_restore_engine_gives_torch_pixels(exported, tile):
     model, path = exported
     image = np.random.default_rng(5).random((3, 40, 37), dtype=np.float32)
     ref = Runner(model, device="cpu", precision="fp32", tile=tile).restore(image)
-    got = Runner(OnnxModel(path, threads=1), tile=tile).restore(image)
+    got = OnnxRunner(OnnxModel(path, threads=1), tile=tile).restore(image)
     assert got.shape == ref.shape
     assert np.abs(got - ref).max() < 1e-4
     # What a user sees: 8-bit pixels identical but for rounding ties.
@@ -73,3 +73,43 @@ def test_foreign_or_broken_files_are_input_errors(tmp_path, exported):
     with pytest.raises(InputError, match="onnxruntime cannot load"):
         OnnxModel(broken)
     assert is_onnx_ref("m.ONNX") and not is_onnx_ref("m.safetensors")
+
+
+def test_runner_choice(exported):
+    _, path = exported
+    onnx_model = OnnxModel(path, threads=1)
+    with pytest.raises(UsageError, match="OnnxRunner"):
+        Runner(onnx_model)
+    image = np.random.default_rng(6).random((3, 20, 18), dtype=np.float32)
+    from irtool.engine import restore_image
+
+    np.testing.assert_array_equal(
+        restore_image(onnx_model, image, tile=0), OnnxRunner(onnx_model, tile=0).restore(image)
+    )
+
+
+def test_cli_restores_with_an_onnx_model_where_torch_is_not_installed(exported, tmp_path):
+    """`irtool restore -m model.onnx` in a Python where `import torch` fails: same pixels as the torch model."""
+    import subprocess
+    import sys
+
+    from irtool.io.images import read_image, to_float32, write_image
+
+    model, path = exported
+    image = np.random.default_rng(7).random((40, 37, 3))
+    src = tmp_path / "in.png"
+    write_image(src, (image * 255).round().astype(np.uint8))
+    out_dir = tmp_path / "out"
+    no_torch = "import sys; sys.modules['torch'] = None; from irtool.cli import main; main(sys.argv[1:])"
+    run = subprocess.run(
+        [sys.executable, "-c", no_torch, "restore", str(src), "-m", str(path), "-o", str(out_dir), "--tile", "24"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    [written] = list(out_dir.iterdir())
+    got = read_image(written).pixels.astype(int)
+    pixels = to_float32(read_image(src).pixels).transpose(2, 0, 1)
+    ref = Runner(model, device="cpu", precision="fp32", tile=24).restore(pixels)
+    ref = np.round(np.clip(ref, 0, 1) * 255).transpose(1, 2, 0)
+    assert np.abs(got - ref).max() <= 1  # rounding ties apart, the torch model's pixels
