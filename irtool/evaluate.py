@@ -317,6 +317,7 @@ def evaluate(
     device: str | torch.device | None = "cpu",
     runner: Runner | None = None,
     progress: Progress | None = None,
+    self_ensemble: bool = False,
 ) -> Report:
     """Run `model` on every image of `data` and score it under `protocol`.
 
@@ -325,6 +326,8 @@ def evaluate(
     (H, W, C) of ground truth, `(input, target)` pairs for deraining, or `Sample`s. For SR the LR input is always
     made here from the ground truth; for denoising the noise is always added here. The model runs in fp32 on
     `device` through `runner` (default: one plain forward under inference_mode; the tiling engine fits here).
+    `self_ensemble`: average the x8 rotations and mirror images of every input (the papers' "+" rows); recorded in
+    the report's `run` block.
     """
     import torch
 
@@ -356,6 +359,14 @@ def evaluate(
     if isinstance(model, torch.nn.Module):
         model = model.to(dev).float().eval()
     run = runner or _plain_forward
+    if self_ensemble:
+        from irtool.engine.ensemble import self_ensemble as ensembled
+
+        single = run
+
+        def run(model: Any, x: torch.Tensor) -> torch.Tensor:
+            return ensembled(lambda t: single(model, t))(x)
+
     in_channels = descriptor.in_channels if descriptor is not None else 3
 
     scores: list[ImageScore] = []
@@ -382,7 +393,7 @@ def evaluate(
         dataset=info,
         model=_describe_model(model),
         seconds=time.perf_counter() - start,
-        run=_run_info(dev),
+        run={**_run_info(dev), "self_ensemble": self_ensemble},
     )
 
 

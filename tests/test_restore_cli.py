@@ -283,3 +283,21 @@ def test_out_of_memory_at_the_smallest_tile_still_summarises_and_exits_4(tmp_pat
     assert [items[n]["status"] for n in ("img0.png", "img1.png", "img2.png")] == ["done", "failed", "failed"]
     assert items["img2.png"]["error"].startswith("not run:")
     assert (folder / "restored" / "img0.png").is_file() and not (folder / "restored" / "img2.png").exists()
+
+
+def test_tta_runs_the_self_ensemble_and_says_so(tmp_path, capsys):
+    yy, xx = np.mgrid[0:16, 0:20] / 4.0
+    smooth = np.stack([np.sin(xx + yy), np.cos(xx - 0.5 * yy), np.sin(0.3 * xx * yy)], axis=2) * 100 + 128
+    src = tmp_path / "in" / "smooth.png"
+    src.parent.mkdir()
+    write_image(src, smooth.round().astype(np.uint8))
+    code, out, _ = run_cli(capsys, str(src), "-m", "sr-x2", "-o", str(tmp_path / "plain"), "--json")
+    assert code == 0 and json.loads(out)["tta"] is False
+    code, out, err = run_cli(capsys, str(src), "-m", "sr-x2", "-o", str(tmp_path / "tta"), "-x", "--json")
+    assert code == 0 and json.loads(out)["tta"] is True
+    assert "self-ensemble" in err
+    plain = read_image(tmp_path / "plain" / src.name).pixels.astype(int)
+    ensembled = read_image(tmp_path / "tta" / src.name).pixels.astype(int)
+    assert plain.shape == ensembled.shape == (32, 40, 3)
+    diff = np.abs(plain - ensembled)
+    assert diff.max() > 0 and diff.mean() < 2  # a different, nearby result

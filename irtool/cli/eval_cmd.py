@@ -72,6 +72,13 @@ def eval_command(
         rich_help_panel="Protocol",
     ),
     device: str = typer.Option("auto", "--device", "-d", help="auto, cpu, cuda, cuda:N, mps.", rich_help_panel="Run"),
+    tta: bool = typer.Option(
+        False,
+        "--tta",
+        "-x",
+        help="x8 self-ensemble (the papers' '+' rows): average over 4 rotations x 2 mirror images; 8x slower.",
+        rich_help_panel="Run",
+    ),
     json_out: bool = typer.Option(
         False, "--json", help="Print the report as JSON on stdout.", rich_help_panel="Output"
     ),
@@ -86,8 +93,10 @@ def eval_command(
     if folder_mode:
         if pred is None or gt is None:
             raise UsageError("--pred and --gt go together")
-        if dataset is not None or model is not None or sigma is not None or limit is not None:
-            raise UsageError("--pred/--gt score saved outputs: --dataset, --model, --sigma and --limit do not apply")
+        if dataset is not None or model is not None or sigma is not None or limit is not None or tta:
+            raise UsageError(
+                "--pred/--gt score saved outputs: --dataset, --model, --sigma, --limit and --tta do not apply"
+            )
         if protocol is None:
             raise UsageError("say which protocol scores these outputs: --protocol sr|sr-rgb|sr-luma|denoise|derain")
     elif dataset is None or model is None:
@@ -99,7 +108,7 @@ def eval_command(
         with _progress(quiet) as progress:
             report = evaluate_folders(pred, gt, protocol, scale=scale, gray=gray, progress=progress)
     else:
-        report = _evaluate_model(dataset, model, protocol, scale, sigma, gray, device, offline, limit, quiet)
+        report = _evaluate_model(dataset, model, protocol, scale, sigma, gray, device, offline, limit, quiet, tta)
 
     if json_out:
         from irtool.cli._output import print_json
@@ -120,6 +129,7 @@ def _evaluate_model(
     offline: bool,
     limit: int | None,
     quiet: bool,
+    tta: bool = False,
 ) -> Any:
     from irtool import models
     from irtool.data import benchmarks
@@ -136,7 +146,8 @@ def _evaluate_model(
     if protocol is None and chosen != _TASK_PROTOCOL[data.task]:
         info(f"scoring the {descriptor.arch} baseline with protocol {chosen} (how the published rows were made)")
     with _progress(quiet) as progress:
-        return evaluate(model, data, chosen, scale=scale, sigma=sigma, gray=gray, device=device, progress=progress)
+        options = {"scale": scale, "sigma": sigma, "gray": gray, "device": device, "self_ensemble": tta}
+        return evaluate(model, data, chosen, progress=progress, **options)
 
 
 def _default_protocol(task: str, arch: str) -> str:
@@ -224,5 +235,7 @@ def _caption(report: Any) -> str:
         parts.insert(0, f"model {report.model.get('name') or report.model.get('arch')}")
     if data.get("pairing"):
         parts.append(f"paired by {data['pairing']}")
+    if (report.run or {}).get("self_ensemble"):
+        parts.append("x8 self-ensemble")
     parts.append(f"{report.seconds:.1f} s")
     return "; ".join(parts)

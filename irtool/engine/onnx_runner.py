@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from irtool.engine.ensemble import self_ensemble
 from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, restore_array, run_tiled
 from irtool.errors import InputError, ResourceError, UnavailableError, UsageError
 from irtool.models.descriptor import ModelDescriptor
@@ -120,6 +121,7 @@ class OnnxRunner:
         tile: int | None = None,
         overlap: int | None = None,
         tile_batch: int = 1,
+        tta: bool = False,
         log: Callable[[str], None] | None = None,
     ):
         if tile is not None and tile < 0:
@@ -133,6 +135,7 @@ class OnnxRunner:
         if self.overlap < 0:
             raise UsageError(f"--tile-overlap must be >= 0, not {self.overlap}")
         self.tile_batch = tile_batch
+        self.tta = tta
         self.log = log or (lambda message: None)
         self.last_plan: TilePlan | None = None
         self._told_iln = False
@@ -159,9 +162,8 @@ class OnnxRunner:
         if d.global_stats and plan.tile_count > 1 and not self._told_iln:
             self._told_iln = True
             self.log("this ONNX model normalises each tile on its own (i-LN); --tile 0 is exact")
-        run_tiled(
-            plan, read, self.model.run, write, out_channels=d.out_channels, batch=self.tile_batch, on_tiles=on_tiles
-        )
+        forward = self_ensemble(self.model.run) if self.tta else self.model.run
+        run_tiled(plan, read, forward, write, out_channels=d.out_channels, batch=self.tile_batch, on_tiles=on_tiles)
         self.last_plan = plan
         return plan
 

@@ -4,6 +4,7 @@
   `tile=0` means the whole image, `tile=N` at most N input pixels a side.
 - Out of memory: the tile halves and the image starts again; the smaller tile sticks for the images that follow.
 - NaN/Inf in a reduced-precision result: that batch of tiles is run again in fp32 (counted in `nan_retries`).
+- `tta=True`: every tile goes through the x8 self-ensemble (irtool.engine.ensemble), at 8x the cost.
 - i-LN models (`descriptor.global_stats`): tiles must share the whole image's normalisation statistics. They are
   recorded on a mosaic of full-resolution crops taken evenly across the image, as large as one tile, and replayed
   into every tile (`irtool.models.norms.record_statistics` / `use_statistics`); an image that fits one tile needs
@@ -33,6 +34,7 @@ from irtool.engine.devices import (
     release_cached_memory,
     resolve_device,
 )
+from irtool.engine.ensemble import self_ensemble
 from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, restore_array, run_tiled
 from irtool.errors import ResourceError, UsageError
 
@@ -61,6 +63,7 @@ class Runner:
         overlap: int | None = None,
         tile_batch: int = 1,
         compile: bool = False,
+        tta: bool = False,
         log: Callable[[str], None] | None = None,
     ):
         if tile is not None and tile < 0:
@@ -86,6 +89,7 @@ class Runner:
         if self.overlap < 0:
             raise UsageError(f"--tile-overlap must be >= 0, not {self.overlap}")
         self.tile_batch = tile_batch
+        self.tta = tta  # x8 self-ensemble of every tile (irtool.engine.ensemble)
         self.nan_retries = 0
         self.oom_retries = 0
         self.last_plan: TilePlan | None = None
@@ -126,7 +130,7 @@ class Runner:
                     run_tiled(
                         plan,
                         read,
-                        self._forward,
+                        self_ensemble(self._forward) if self.tta else self._forward,
                         write,
                         out_channels=self.descriptor.out_channels,
                         batch=self.tile_batch,

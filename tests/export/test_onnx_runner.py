@@ -113,3 +113,12 @@ def test_cli_restores_with_an_onnx_model_where_torch_is_not_installed(exported, 
     ref = Runner(model, device="cpu", precision="fp32", tile=24).restore(pixels)
     ref = np.round(np.clip(ref, 0, 1) * 255).transpose(1, 2, 0)
     assert np.abs(got - ref).max() <= 1  # rounding ties apart, the torch model's pixels
+
+
+def test_onnx_runner_self_ensemble_matches_torch(exported):
+    model, path = exported
+    image = np.random.default_rng(8).random((3, 21, 26), dtype=np.float32)
+    ref = Runner(model, device="cpu", precision="fp32", tile=0, tta=True).restore(image)
+    got = OnnxRunner(OnnxModel(path, threads=1), tile=0, tta=True).restore(image)
+    assert np.abs(got - ref).max() < 1e-4
+    assert np.abs(got - OnnxRunner(OnnxModel(path, threads=1), tile=0).restore(image)).max() > 1e-5
