@@ -16,6 +16,7 @@ Examples:
   irtool eval -m sr-x4 --dataset Set5 --scale 4
   irtool eval -m denoise --dataset CBSD68 --sigma 25 --json > cbsd68.json
   irtool eval -m bicubic --dataset Set14 -s 2 -p sr-luma --gray-convention rgb
+  irtool eval -m sr-x4 --dataset BSD100 -x        # x8 self-ensemble ("+" rows)
   irtool eval --pred results/ --gt Set5/HR --protocol sr --scale 4
   irtool eval --pred derained/ --gt Rain100L/target --protocol derain
 

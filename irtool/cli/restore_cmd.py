@@ -29,6 +29,10 @@ Examples:
   irtool restore clip.mp4 -o clip_x4.mkv --crf 16
   # smaller tiles on the second GPU
   irtool restore big.png -t 256 -d cuda:1 --precision fp16
+  # the x8 self-ensemble: a little sharper, 8x the time
+  irtool restore portrait.png -x
+  # an exported ONNX model on onnxruntime (no torch needed)
+  irtool restore in/ -m sr-x4.onnx -t 0
   # a Hub model pinned to a commit, from the cache, no network
   irtool restore in/ -m hf://owner/repo@<commit>/model.safetensors --offline
   # 4 GPUs: each process takes every 4th input (by RANK) and GPU LOCAL_RANK
