@@ -43,8 +43,8 @@ def score_sr(name: str, model, sets: list[str], reports: list[dict], tta: bool) 
     print(f"| `{name}{'+' if tta else ''}` | " + " | ".join(cells) + f" | {bic} | {imdn} |", flush=True)
 
 
-def score_denoise(name: str, model, reports: list[dict], tta: bool, sigmas: list[float]) -> None:
-    for s in DENOISE_SETS:
+def score_denoise(name: str, model, sets: list[str], reports: list[dict], tta: bool, sigmas: list[float]) -> None:
+    for s in sets:
         cells = []
         for sigma in sigmas:
             r = evaluate(model, s, "denoise", sigma=sigma, self_ensemble=tta)
@@ -66,9 +66,10 @@ def main() -> None:
     args = parser.parse_args()
     files = dict(w.split("=", 1) for w in args.weights)
     sets = SR_SETS + (["Urban100"] if args.urban100 else [])
+    denoise_sets = DENOISE_SETS
     if args.sets:
         sets = [x for x in sets if x in args.sets]
-        DENOISE_SETS[:] = [x for x in DENOISE_SETS if x in args.sets]
+        denoise_sets = [x for x in DENOISE_SETS if x in args.sets]
     reports: dict[str, list[dict]] = {name: [] for name in args.models}
     start = time.perf_counter()
 
@@ -83,7 +84,7 @@ def main() -> None:
         print("\n| model | set | " + " | ".join(f"sigma {s:g}" for s in args.sigmas) + " | FFDNet (15 / 25 / 50) |")
         print("|---" * (len(args.sigmas) + 3) + "|")
         for name in dn:
-            score_denoise(name, models.load(files.get(name, name)), reports[name], args.tta, args.sigmas)
+            score_denoise(name, models.load(files.get(name, name)), denoise_sets, reports[name], args.tta, args.sigmas)
     print(f"\n(PSNR dB / SSIM; {time.perf_counter() - start:.0f} s)")
     if args.json_dir:
         args.json_dir.mkdir(parents=True, exist_ok=True)

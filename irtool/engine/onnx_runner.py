@@ -21,8 +21,17 @@ from typing import Any
 import numpy as np
 
 from irtool.engine.ensemble import self_ensemble
-from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, restore_array, run_tiled
-from irtool.errors import InputError, ResourceError, UnavailableError, UsageError
+from irtool.engine.tiling import (
+    CPU_TILE,
+    ReadFn,
+    TilePlan,
+    WriteFn,
+    check_tile_options,
+    plan_tiles,
+    restore_in_memory,
+    run_tiled,
+)
+from irtool.errors import InputError, ResourceError, UnavailableError
 from irtool.models.descriptor import ModelDescriptor
 
 # Keys of the ONNX file's metadata_props written by irtool.export.onnx_export.
@@ -124,16 +133,10 @@ class OnnxRunner:
         tta: bool = False,
         log: Callable[[str], None] | None = None,
     ):
-        if tile is not None and tile < 0:
-            raise UsageError(f"tile must be a size in pixels, 0 (whole image) or auto, not {tile}")
-        if tile_batch < 1:
-            raise UsageError(f"--tile-batch must be at least 1, not {tile_batch}")
+        self.overlap = check_tile_options(tile, overlap, tile_batch)
         self.model, self.descriptor = model, model.descriptor
         self.device, self.precision = model.device, model.precision
         self.tile = CPU_TILE if tile is None else tile
-        self.overlap = DEFAULT_OVERLAP if overlap is None else overlap
-        if self.overlap < 0:
-            raise UsageError(f"--tile-overlap must be >= 0, not {self.overlap}")
         self.tile_batch = tile_batch
         self.tta = tta
         self.log = log or (lambda message: None)
@@ -142,11 +145,7 @@ class OnnxRunner:
 
     def restore(self, pixels: Any) -> Any:
         """(C, H, W) or (B, C, H, W) float in [0, 1] -> (C_out, H*s, W*s) float32; numpy in, numpy out."""
-        if isinstance(pixels, np.ndarray):
-            return restore_array(self, pixels)
-        import torch  # a tensor in: the caller has torch
-
-        return torch.from_numpy(restore_array(self, pixels.detach().to("cpu", torch.float32).numpy()))
+        return restore_in_memory(self, pixels)
 
     def restore_tiles(
         self,
@@ -170,11 +169,6 @@ class OnnxRunner:
     @property
     def tile_label(self) -> str:
         return "whole image" if self.tile == 0 else f"{self.tile}px, overlap {self.overlap}"
-
-
-# The torch Runner's CPU defaults (irtool.engine.runner), repeated here so that this module imports no torch.
-CPU_TILE = 512
-DEFAULT_OVERLAP = 16
 
 
 def load_onnx_model(path: str | Path, *, threads: int | None = None, device: str = "cpu") -> OnnxModel:

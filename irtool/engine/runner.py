@@ -35,19 +35,24 @@ from irtool.engine.devices import (
     resolve_device,
 )
 from irtool.engine.ensemble import self_ensemble
-from irtool.engine.tiling import ReadFn, TilePlan, WriteFn, plan_tiles, restore_array, run_tiled
+from irtool.engine.tiling import (
+    CPU_TILE,
+    ReadFn,
+    TilePlan,
+    WriteFn,
+    check_tile_options,
+    plan_tiles,
+    restore_in_memory,
+    run_tiled,
+)
 from irtool.errors import ResourceError, UsageError
 
-# On the CPU memory is rarely the limit; a tile this size keeps activations of the shipped models in a few hundred
-# MB and the overlap overhead small (benchmarks/restore.py measures the trade-off).
-CPU_TILE = 512
 MIN_TILE = 32  # below this the overlap eats the tile; out of memory here is a ResourceError
 # Side of the crops the i-LN statistics mosaic is made of: small enough to sample the whole image evenly, large
 # enough that crop borders are a minor part of each. Measured on the shipped models (tiled vs whole): 32-64 px crops
 # give SR 2-4x less error than a downscaled image; the denoiser is within 0.02 dB of whole-image output at 64-128.
 STATS_CELL = 64
 MAX_AUTO_TILE = 2048  # beyond this a bigger tile buys almost nothing and delays the first output
-DEFAULT_OVERLAP = 16
 
 
 class Runner:
@@ -66,10 +71,7 @@ class Runner:
         tta: bool = False,
         log: Callable[[str], None] | None = None,
     ):
-        if tile is not None and tile < 0:
-            raise UsageError(f"tile must be a size in pixels, 0 (whole image) or auto, not {tile}")
-        if tile_batch < 1:
-            raise UsageError(f"--tile-batch must be at least 1, not {tile_batch}")
+        self.overlap = check_tile_options(tile, overlap, tile_batch)
         if getattr(model, "runs_on_onnxruntime", False):
             raise UsageError("an ONNX model runs through irtool.engine.onnx_runner.OnnxRunner (or restore_image)")
         self.descriptor = model.descriptor
@@ -85,9 +87,6 @@ class Runner:
             model = torch.compile(model)
         self.model = model
         self.tile = tile
-        self.overlap = DEFAULT_OVERLAP if overlap is None else overlap
-        if self.overlap < 0:
-            raise UsageError(f"--tile-overlap must be >= 0, not {self.overlap}")
         self.tile_batch = tile_batch
         self.tta = tta  # x8 self-ensemble of every tile (irtool.engine.ensemble)
         self.nan_retries = 0
@@ -102,9 +101,7 @@ class Runner:
 
         A (B, C, H, W) batch is restored image by image.
         """
-        if isinstance(pixels, np.ndarray):
-            return restore_array(self, pixels)
-        return torch.from_numpy(restore_array(self, pixels.detach().to("cpu", torch.float32).numpy()))
+        return restore_in_memory(self, pixels)
 
     def restore_tiles(
         self,
