@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from irtool import models
-from irtool.engine.onnx_runner import OnnxModel
 from irtool.export import export_onnx
+from irtool.models.onnx import OnnxModel
 
 SHIPPED = ("sr-x2", "sr-x3", "sr-x4", "denoise")
 STAND_INS = ("compact-sr-x2", "compact-sr-x3", "compact-sr-x4", "compact-denoise")

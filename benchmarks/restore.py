@@ -47,7 +47,10 @@ SHIPPED = {"sr": ("sr-x4", "compact-sr-x4"), "denoise": ("denoise", "compact-den
 
 
 def data_root() -> Path:
-    return Path(os.environ.get("IRTOOL_TEST_DATA") or REPO.parent / "shared" / "datasets")
+    root = Path(os.environ.get("IRTOOL_TEST_DATA") or REPO.parent / "shared" / "datasets")
+    if not (root / "Set5").is_dir():  # a table of zeros would read as a measurement
+        sys.exit(f"no benchmark images under {root}: set IRTOOL_TEST_DATA to the shared datasets folder")
+    return root
 
 
 WEIGHTS: dict[str, Path] = {}  # task -> weight file, from --weights (e.g. a training run's best.safetensors)

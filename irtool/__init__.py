@@ -4,9 +4,10 @@ The package imports nothing heavy at the top level so that `irtool --help` stays
 resolved on first use:
 
     irtool.load_model(ref)          a named model, a .safetensors/.pth file or an hf:// reference (irtool.models.load)
+    irtool.open_model(ref)          the same, or an .onnx graph: what every command runs (irtool.models.open_model)
     irtool.create_model(name, ...)  a named configuration, randomly initialised (irtool.models.create)
 
-Scoring lives in `irtool.evaluate.evaluate(model, dataset, protocol, ...)`.
+Pixels go through `irtool.engine.make_runner(model, ...)`; scoring lives in `irtool.evaluate.evaluate(...)`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_model": ("irtool.models", "load"),
+    "open_model": ("irtool.models", "open_model"),
     "create_model": ("irtool.models", "create"),
 }
 

@@ -57,3 +57,19 @@ def new_file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def copy_into(source: Path, folder: str | Path) -> Path:
+    """Copy a file into `folder` (created if needed) under its own name, atomically; a file onto itself is a no-op.
+
+    For copies meant for other machines and users: normal permissions, never half a file.
+    """
+    import shutil
+
+    dest = Path(folder) / Path(source).name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and dest.resolve() == Path(source).resolve():
+        return dest
+    with atomic_output(dest) as tmp:
+        shutil.copyfile(source, tmp)
+    return dest

@@ -14,12 +14,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from irtool.errors import UnavailableError, UsageError
-from irtool.files import atomic_output
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -154,14 +152,15 @@ def fetch_file(
 def resolve_model_file(
     ref: str, *, offline: bool = False, cache_dir: str | Path | None = None, sha256: str | None = None
 ) -> Path:
-    """The local path of the weights named by `hf://owner/repo[@revision]/path/file.safetensors`.
+    """The local path of the model file named by `hf://owner/repo[@revision]/path/file.safetensors` (or `.onnx`).
 
-    Hub weights must be `.safetensors` (loading them runs no code). `sha256`, when the registry knows it, is
-    checked; the HF cache is used as is, so a pinned, cached file works offline.
+    Hub models must be `.safetensors` or `.onnx` files (loading them runs no code, unlike a pickled .pth).
+    `sha256`, when the registry knows it, is checked; the HF cache is used as is, so a pinned, cached file works
+    offline.
     """
     hub_ref = parse_ref(ref)
-    if not hub_ref.filename.endswith(".safetensors"):
-        raise UsageError(f"{ref}: weights from the Hub must be .safetensors files (pickled .pth can run code)")
+    if not hub_ref.filename.lower().endswith((".safetensors", ".onnx")):
+        raise UsageError(f"{ref}: models from the Hub must be .safetensors or .onnx files (pickled .pth can run code)")
     name = Path(hub_ref.filename).name
     hint = f"on a connected machine run `irtool models download {ref} --to DIR`, then use -m DIR/{name}"
     return fetch_file(hub_ref, sha256=sha256, offline=offline, cache_dir=cache_dir, hint=hint)
@@ -169,13 +168,9 @@ def resolve_model_file(
 
 def download(ref: str, to_dir: str | Path, *, offline: bool = False, sha256: str | None = None) -> Path:
     """Copy the weights named by `ref` into `to_dir` (for air-gapped machines: then `-m DIR/file.safetensors`)."""
-    src = resolve_model_file(ref, offline=offline, sha256=sha256)
-    dest_dir = Path(to_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / Path(parse_ref(ref).filename).name
-    with atomic_output(dest) as tmp:  # the copy is for other machines and users: normal permissions, never half
-        shutil.copyfile(src, tmp)
-    return dest
+    from irtool.files import copy_into
+
+    return copy_into(resolve_model_file(ref, offline=offline, sha256=sha256), to_dir)
 
 
 def _first_line(exc: BaseException) -> str:

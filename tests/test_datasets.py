@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import tarfile
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,3 +169,29 @@ def test_data_root_defaults_to_the_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("IRTOOL_DATA_DIR", raising=False)
     monkeypatch.setenv("IRTOOL_CACHE_DIR", str(tmp_path / "c"))
     assert benchmarks.data_root() == tmp_path / "c" / "datasets"
+
+
+def test_one_cache_folder_for_all_layers(monkeypatch, tmp_path):
+    from irtool import paths
+
+    monkeypatch.delenv("IRTOOL_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert paths.cache_dir() == tmp_path / "xdg" / "irtool"
+    monkeypatch.setenv("IRTOOL_CACHE_DIR", "~/somewhere")
+    assert paths.cache_dir() == Path.home() / "somewhere"
+    assert benchmarks.cache_dir is paths.cache_dir and benchmarks.data_root is paths.data_root
+
+
+def test_sets_count_benchmark_images_only(tmp_path):
+    """Every readable format counts, except float EXR, which is never part of a published (8-bit) set."""
+    from irtool.data.catalog import BENCHMARK_SUFFIXES
+    from irtool.io.images import IMAGE_SUFFIXES
+
+    assert BENCHMARK_SUFFIXES < IMAGE_SUFFIXES and ".exr" not in BENCHMARK_SUFFIXES
+    folder = tmp_path / "Set12"
+    for name in ("a.png", "b.tif", "c.exr", "d.txt"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"x")
+    found = benchmarks.find_local(benchmarks.get("Set12"), tmp_path)
+    assert [p.name for p in found.targets] == ["a.png", "b.tif"] and found.subset

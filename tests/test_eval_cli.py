@@ -118,6 +118,7 @@ def test_derain_pairs_by_sorted_order(data_dir, capsys):
 def test_table_output_and_one_line_errors(data_dir, capsys):
     code, out, _ = _cli(capsys, "eval", "-m", "identity", "--dataset", "Set12", "--sigma", "15", "--limit", "2")
     assert code == 0 and "mean" in out and "01" in out and "denoise" in out
+    assert "fp32" in out  # the caption says how the model ran (published protocols: fp32, whole image)
     for args in (
         ("-m", "bicubic", "--dataset", "NoSuchSet"),
         ("-m", "no-such-model", "--dataset", "Set5"),

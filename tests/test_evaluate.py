@@ -112,15 +112,20 @@ def test_grey_conventions_differ_by_the_studio_range():
 
 def test_luma_protocol_runs_the_y_plane():
     img = _image(7)
+    bicubic = models.create("bicubic", scale=2)
     seen = []
 
-    def runner(model, x):
-        seen.append(tuple(x.shape))
-        return model(x)
+    def spy(x):
+        seen.append((tuple(x.shape), bool((x[:, 0] == x[:, 1]).all() and (x[:, 1] == x[:, 2]).all())))
+        return bicubic(x)
 
-    report = evaluate(models.create("bicubic", scale=2), [img], "sr-luma", runner=runner)
-    assert seen == [(1, 3, 20, 26)]  # the Y plane, replicated for a 3-channel model
+    report = evaluate(spy, [img], "sr-luma", scale=2)
+    assert seen == [((1, 3, 20, 26), True)]  # the Y plane, replicated for a 3-channel model
     assert report.protocol["luma_only"] and report.protocol["y_precision"] == "uint8-rounded"
+    # The same numbers through the bicubic module itself (the engine's torch runner): the adapter changes nothing.
+    direct = evaluate(bicubic, [img], "sr-luma")
+    assert (direct.psnr, direct.ssim) == (report.psnr, report.ssim)
+    assert report.run["runtime"] == "callable" and direct.run["runtime"] == "torch"
 
 
 def test_pair_folders_by_name_then_sorted_order(tmp_path):
@@ -171,6 +176,59 @@ def test_training_validation_gives_the_model_back_in_train_mode():
     model = models.create("bicubic", scale=2).train()
     evaluate(model, [_image(10)], "sr")
     assert model.training
+
+
+def test_training_validation_leaves_the_trained_model_as_it_was(monkeypatch):
+    """What irtool.train.loop.validate does: a model with weights, in train mode, evaluated on its device."""
+    from irtool.engine import runner as runner_module
+
+    torch.manual_seed(0)
+    model = models.create("sr-x2").train()
+    before = {k: (v.clone(), v.dtype, v.stride()) for k, v in model.state_dict().items()}
+    built = []
+
+    class SpyRunner(runner_module.Runner):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "Runner", SpyRunner)
+    report = evaluate(model, [_image(11, 24, 24)], "sr", device=torch.device("cpu"))
+    assert model.training and all(m.training for m in model.modules())
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    for k, (value, dtype, stride) in before.items():
+        assert after[k].dtype == dtype and after[k].stride() == stride, k
+        assert torch.equal(after[k], value), k
+    # Never converted to channels_last (on CUDA the runner would do that to a model it owns), run in fp32.
+    assert built and built[0]["channels_last"] is False
+    assert report.run["precision"] == "fp32" and report.run["device"] == "cpu" and report.run["tile"] == "whole image"
+
+
+def test_a_model_in_eval_mode_is_run_by_make_runner_and_precision_is_recorded():
+    """bf16 on the CPU runs (autocast) and is recorded; it moves the score a little, never the protocol."""
+    img = [_image(12, 32, 32)]
+    model = models.load("sr-x2")  # trained weights: a random initialisation outputs (nearly) its bicubic skip
+    fp32 = evaluate(model, img, "sr")
+    bf16 = evaluate(model, img, "sr", precision="bf16")
+    assert fp32.run["precision"] == "fp32" and bf16.run["precision"] == "bf16"
+    assert bf16.psnr != fp32.psnr and abs(bf16.psnr - fp32.psnr) < 1.0
+    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
+    with pytest.raises(UsageError, match="precision"):
+        evaluate(model, img, "sr", precision="fp8")
+
+
+def test_a_prepared_runner_is_used_with_its_own_settings():
+    from irtool.engine import make_runner
+
+    img = [_image(13, 32, 32)]
+    model = models.create("bicubic", scale=2)
+    runner = make_runner(model, device="cpu", precision="fp32", tile=16, overlap=4, tta=True)
+    tiled = evaluate(model, img, "sr", runner=runner)
+    whole = evaluate(model, img, "sr")
+    assert tiled.run["tile"].startswith("16px") and tiled.run["self_ensemble"] is True
+    assert whole.run["tile"] == "whole image" and whole.run["self_ensemble"] is False
+    assert tiled.model["arch"] == "bicubic"
 
 
 def _exact_tie() -> tuple[float, int]:

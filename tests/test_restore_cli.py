@@ -261,7 +261,6 @@ def test_two_inputs_never_write_the_same_output(tmp_path, capsys):
 def test_out_of_memory_at_the_smallest_tile_still_summarises_and_exits_4(tmp_path, capsys, monkeypatch):
     import torch
 
-    from irtool.cli import restore_cmd
     from irtool.models.descriptor import ModelDescriptor
 
     class OOMAbove(torch.nn.Module):  # "runs out of memory" on anything above 500 pixels, whatever the tile
@@ -272,7 +271,7 @@ def test_out_of_memory_at_the_smallest_tile_still_summarises_and_exits_4(tmp_pat
                 raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
             return x
 
-    monkeypatch.setattr(restore_cmd, "_load_model", lambda *a, **k: OOMAbove())
+    monkeypatch.setattr("irtool.models.ref.open_model", lambda *a, **k: OOMAbove())
     folder = tmp_path / "in"
     _images(folder, count=1)  # img0: 12 x 10, fits
     write_image(folder / "img1.png", np.zeros((100, 100, 3), np.uint8))  # fails even in 32 px tiles

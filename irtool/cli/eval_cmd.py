@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +20,22 @@ Examples:
   irtool eval -m denoise --dataset CBSD68 --sigma 25 --json > cbsd68.json
   irtool eval -m bicubic --dataset Set14 -s 2 -p sr-luma --gray-convention rgb
   irtool eval -m sr-x4 --dataset BSD100 -x        # x8 self-ensemble ("+" rows)
+  irtool eval -m sr-x4.onnx --dataset Set5          # an exported graph, on onnxruntime
+  irtool eval -m sr-x4 --dataset Set5 -d cuda --precision auto
   irtool eval --pred results/ --gt Set5/HR --protocol sr --scale 4
   irtool eval --pred derained/ --gt Rain100L/target --protocol derain
 
 Protocols: sr (BasicSR: Y channel, border = scale, LR made here by MATLAB
 bicubic), sr-rgb, sr-luma (the MATLAB Y-only pipeline of the published
 bicubic rows), denoise (noise seeded with 0 per image, RGB), derain (rounded
-Y, no border). --json writes every convention used. Sets come from
-$IRTOOL_DATA_DIR (`irtool datasets list`). --pred/--gt pair files by name,
-else by sorted order.
+Y, no border). --json writes every convention used, and how the model ran
+(device, precision, tile, self-ensemble). The published protocols run the
+whole image in fp32: other precisions and tiling change scores slightly.
+Sets come from $IRTOOL_DATA_DIR (`irtool datasets list`). --pred/--gt pair
+files by name, else by sorted order.
+
+Exit codes: 0 ok; 1 an image could not be read; 2 bad options; 3 model or
+set unavailable; 4 out of memory, or the device is missing.
 """
 
 _TASK_PROTOCOL = {"sr": "sr", "denoise": "denoise", "derain": "derain"}
@@ -50,7 +60,10 @@ def eval_command(
         None,
         "--model",
         "-m",
-        help="Registry name (bicubic, identity, sr-x4, ...), weight file, or hf://owner/repo@rev/file.safetensors.",
+        help=(
+            "Registry name (bicubic, identity, sr-x4, ...), weight file, exported .onnx graph, or "
+            "hf://owner/repo\\[@rev]/file (hf:owner/repo/file is the same)."
+        ),
         rich_help_panel="Model",
     ),
     scale: int | None = typer.Option(
@@ -73,6 +86,23 @@ def eval_command(
         rich_help_panel="Protocol",
     ),
     device: str = typer.Option("auto", "--device", "-d", help="auto, cpu, cuda, cuda:N, mps.", rich_help_panel="Run"),
+    precision: str = typer.Option(
+        "fp32",
+        "--precision",
+        help=(
+            "fp32 (what the published protocols use), bf16, fp16, or auto (fp32 on CPU; fp16/bf16 on GPU where the "
+            "model allows). An ONNX graph runs at the precision it was exported in."
+        ),
+        rich_help_panel="Run",
+    ),
+    tile: int = typer.Option(
+        0,
+        "--tile",
+        "-t",
+        min=0,
+        help="Tile side in input pixels; 0 = the whole image (the protocols' setting). Tiling changes scores slightly.",
+        rich_help_panel="Run",
+    ),
     tta: bool = typer.Option(
         False,
         "--tta",
@@ -94,9 +124,11 @@ def eval_command(
     if folder_mode:
         if pred is None or gt is None:
             raise UsageError("--pred and --gt go together")
-        if dataset is not None or model is not None or sigma is not None or limit is not None or tta:
+        ran_options = (dataset, model, sigma, limit)
+        if any(v is not None for v in ran_options) or tta or tile or precision != "fp32":
             raise UsageError(
-                "--pred/--gt score saved outputs: --dataset, --model, --sigma, --limit and --tta do not apply"
+                "--pred/--gt score saved outputs: --dataset, --model, --sigma, --limit, --tta, --tile and "
+                "--precision do not apply"
             )
         if protocol is None:
             raise UsageError("say which protocol scores these outputs: --protocol sr|sr-rgb|sr-luma|denoise|derain")
@@ -109,7 +141,8 @@ def eval_command(
         with _progress(quiet) as progress:
             report = evaluate_folders(pred, gt, protocol, scale=scale, gray=gray, progress=progress)
     else:
-        report = _evaluate_model(dataset, model, protocol, scale, sigma, gray, device, offline, limit, quiet, tta)
+        run = _RunOptions(device=device, precision=precision, tile=tile, tta=tta)
+        report = _evaluate_model(dataset, model, protocol, scale, sigma, gray, run, offline, limit, quiet)
 
     if json_out:
         from irtool.cli._output import print_json
@@ -119,6 +152,16 @@ def eval_command(
         _print_table(report)
 
 
+@dataclass(frozen=True)
+class _RunOptions:
+    """How the model runs (the report's `run` block records what was used)."""
+
+    device: str
+    precision: str
+    tile: int
+    tta: bool
+
+
 def _evaluate_model(
     dataset: str,
     model_ref: str,
@@ -126,29 +169,53 @@ def _evaluate_model(
     scale: int | None,
     sigma: float | None,
     gray: str,
-    device: str,
+    run: _RunOptions,
     offline: bool,
     limit: int | None,
     quiet: bool,
-    tta: bool = False,
 ) -> Any:
     from irtool import models
+    from irtool.cli._output import warn
     from irtool.data import benchmarks
+    from irtool.engine.devices import PRECISIONS
+    from irtool.errors import UsageError
     from irtool.evaluate import evaluate
+    from irtool.models import ModelRef, open_model
 
+    if run.precision.strip().lower() not in PRECISIONS:  # before any loading; an ONNX graph would only log it
+        raise UsageError(f"--precision {run.precision!r}: choose {', '.join(PRECISIONS)}")
     data = benchmarks.load(dataset, offline=offline, limit=limit)  # before the model: a missing set fails fast
-    model = models.load(model_ref, offline=offline)
+    ref = ModelRef.parse(model_ref)
+    model = open_model(ref, offline=offline, device=run.device)
     descriptor = model.descriptor
     # Weightless built-ins (bicubic) take any scale: rebuild at the one asked for.
-    weightless = "scale" in descriptor.hparams and next(model.parameters(), None) is None
+    weightless = ref.kind == "name" and "scale" in descriptor.hparams and not _has_parameters(model)
     if weightless and scale is not None and descriptor.scale != scale:
-        model = models.create(model_ref, scale=scale)
+        model = models.create(ref.text, scale=scale)
     chosen = protocol or _default_protocol(data.task, descriptor.arch)
     if protocol is None and chosen != _TASK_PROTOCOL[data.task]:
         info(f"scoring the {descriptor.arch} baseline with protocol {chosen} (how the published rows were made)")
     with _progress(quiet) as progress:
-        options = {"scale": scale, "sigma": sigma, "gray": gray, "device": device, "self_ensemble": tta}
-        return evaluate(model, data, chosen, progress=progress, **options)
+        return evaluate(
+            model,
+            data,
+            chosen,
+            scale=scale,
+            sigma=sigma,
+            gray=gray,
+            device=run.device,
+            precision=run.precision,
+            tile=run.tile,
+            self_ensemble=run.tta,
+            progress=progress,
+            log=warn,
+        )
+
+
+def _has_parameters(model: Any) -> bool:
+    """Whether a torch module holds weights (an ONNX graph is never rebuilt at another scale)."""
+    parameters = getattr(model, "parameters", None)
+    return parameters is None or next(parameters(), None) is not None
 
 
 def _default_protocol(task: str, arch: str) -> str:
@@ -163,44 +230,20 @@ def _default_protocol(task: str, arch: str) -> str:
     return _TASK_PROTOCOL[task]
 
 
-class _progress:
-    """A progress bar over images on stderr (or nothing), handing `evaluate` its callback.
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[int, int, Any], None]]:
+    """The CLI's shared progress bar over images (irtool.cli._progress), as the callback `evaluate` takes.
 
-    Stays on with --json (it is on stderr). Off when stderr is not a terminal: there rich draws nothing useful and
-    would only leave a stray empty line in front of the one-line error or in a log file.
+    On stderr, so it stays on with --json; off with --quiet and when stderr is not a terminal.
     """
+    from irtool.cli._progress import ProgressBar
 
-    def __init__(self, disabled: bool) -> None:
-        self.disabled = disabled
-        self._bar: Any = None
-        self._task: Any = None
+    with ProgressBar(None, description="scoring", quiet=quiet) as bar:
 
-    def __enter__(self):
-        from irtool.cli._output import err
+        def update(done: int, total: int, last: Any) -> None:
+            bar.update(done, total=total, postfix=f"{last.name}: {last.psnr:.2f} dB")
 
-        if self.disabled or not err.is_terminal:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-        self._bar.start()
-        return self._update
-
-    def _update(self, done: int, total: int, last: Any) -> None:
-        if self._task is None:
-            self._task = self._bar.add_task("scoring", total=total)
-        self._bar.update(self._task, completed=done, description=f"{last.name}: {last.psnr:.2f} dB")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        yield update
 
 
 def _print_table(report: Any) -> None:
@@ -236,7 +279,12 @@ def _caption(report: Any) -> str:
         parts.insert(0, f"model {report.model.get('name') or report.model.get('arch')}")
     if data.get("pairing"):
         parts.append(f"paired by {data['pairing']}")
-    if (report.run or {}).get("self_ensemble"):
+    run = report.run or {}
+    if run.get("device"):  # scoring saved outputs runs no model
+        parts.append(f"{run['device']}, {run.get('precision')}")
+        if run.get("tile") not in (None, "whole image"):
+            parts.append(f"tile {run['tile']}")
+    if run.get("self_ensemble"):
         parts.append("x8 self-ensemble")
     parts.append(f"{report.seconds:.1f} s")
     return "; ".join(parts)

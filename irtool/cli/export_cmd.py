@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from irtool.cli._app import app
+
+if TYPE_CHECKING:
+    from irtool.models.ref import ModelRef
 
 _EPILOG = """\
 Examples:
@@ -83,6 +87,7 @@ def export_command(
     from irtool.export.files import check_output
     from irtool.export.onnx_export import DEFAULT_OPSET, OPSETS
     from irtool.export.tracing import PRECISIONS
+    from irtool.models.ref import ModelRef
 
     # Everything that can be refused without the model is refused before loading and tracing it (minutes).
     fmt = fmt or _format_from_suffix(output)
@@ -101,11 +106,15 @@ def export_command(
     if push_to_hub:
         _check_repo_id(push_to_hub)
     check_output(output, folder=fmt == "hub")
-    by_name = _is_registry_name(model)
-    if untrained and not by_name:
+    ref = _source_ref(model)
+    if untrained and ref.kind != "name":
         raise UsageError("--untrained applies to registry names; a weight file is always exported with its weights")
-    source = model if by_name else _resolve_source(model, offline)
-    if Path(source).exists() and _same_file(Path(source), output, fmt):
+    if ref.is_onnx:
+        raise UsageError(f"{model}: already an ONNX graph; export starts from weights (a name, file or Hub reference)")
+    # A Hub reference is fetched once: its weights and its header must come from the same file, not two downloads
+    # of a moving branch.
+    source = ref if ref.kind == "name" else ModelRef.parse(ref.local_file(offline=offline))
+    if source.kind == "file" and _same_file(Path(source.text), output, fmt):
         raise UsageError(f"{output}: is the input model; choose another output")
     scores = []
     if eval_json:
@@ -179,37 +188,27 @@ def _check_repo_id(repo_id: str) -> None:
         raise UsageError(f"--push-to-hub {repo_id!r}: give OWNER/NAME (your user or organisation name first)")
 
 
-def _is_registry_name(model: str) -> bool:
-    """A registry name wins over a folder of the same name in the current directory: a Hub folder exported as
-    `irtool export sr-x4 -o sr-x4` must not become the source of the next `irtool export sr-x4`."""
-    from irtool.errors import IrtoolError
-    from irtool.models import checkpoint, registry
+def _source_ref(model: str) -> ModelRef:
+    """The reference to export from. A checkpoint or run folder stands for the weight file in it, but a registry
+    name wins over a folder of the same name: a Hub folder exported as `irtool export sr-x4 -o sr-x4` must not
+    become the source of the next `irtool export sr-x4`."""
+    from irtool.errors import InputError, IrtoolError
+    from irtool.models import registry
+    from irtool.models.ref import ModelRef
 
-    if model.startswith("hf://") or "/" in model or "\\" in model or Path(model).suffix in checkpoint.SUFFIXES:
-        return False
-    try:
-        registry.get_entry(model)
-    except IrtoolError:
-        return False
-    return True
-
-
-def _resolve_source(model: str, offline: bool) -> str:
-    """The local file to export from: a Hub reference is fetched once (its weights and its header must be the same
-    file, not two downloads of a moving branch), a checkpoint or run folder stands for the weight file in it."""
-    if model.startswith("hf://"):
-        from irtool.hub import resolve_model_file
-
-        return str(resolve_model_file(model, offline=offline))
-    path = Path(model)
-    if not path.is_dir():
-        return model
+    ref = ModelRef.parse(model)
+    if ref.kind == "hub" or not Path(model).is_dir():
+        return ref
+    if ref.kind == "name":
+        try:
+            registry.get_entry(ref.text)
+            return ref
+        except IrtoolError:
+            pass
     for name in _FOLDER_WEIGHTS:
-        if (path / name).is_file():
-            return str(path / name)
-    from irtool.errors import InputError
-
-    raise InputError(f"{path}: a folder without weights (looked for {', '.join(_FOLDER_WEIGHTS)})")
+        if (Path(model) / name).is_file():
+            return ModelRef.parse(Path(model) / name)
+    raise InputError(f"{model}: a folder without weights (looked for {', '.join(_FOLDER_WEIGHTS)})")
 
 
 def _same_file(source: Path, output: Path, fmt: str) -> bool:

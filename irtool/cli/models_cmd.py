@@ -100,6 +100,7 @@ def list_command(
 @models_app.command("info", epilog=_INFO_EPILOG)
 def info_command(
     model: str = typer.Argument(..., help="Registry name, weight file (.safetensors/.pth) or hf:// reference."),
+    offline: bool = typer.Option(False, "--offline", help="Never touch the network; Hub models must be cached."),
     size: str = typer.Option("256x256", "--size", help="Input HxW for the MAC count (the input, not the output)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
@@ -109,7 +110,7 @@ def info_command(
     from irtool.models.profile import count_macs, format_count
 
     h, w = _parse_size(size)
-    result = info(model)
+    result = info(model, offline=offline)
     result["macs"] = count_macs(ModelDescriptor.from_dict(result["descriptor"]), h, w)
     if json_out:
         print_json(result)
@@ -170,7 +171,9 @@ def convert_command(
 def _weights_kind(entry: Any) -> str:
     if entry.weights is None:
         return "shipped" if entry.shipped_file.is_file() else "none"
-    return "hf" if entry.weights.startswith("hf://") else "file"
+    from irtool.models.ref import ModelRef
+
+    return "hf" if ModelRef.parse(entry.weights).kind == "hub" else "file"
 
 
 def _weights_text(w: dict[str, Any]) -> str:

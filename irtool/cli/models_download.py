@@ -22,36 +22,29 @@ their sha256; --offline copies from that cache without touching the network.
 
 @models_app.command("download", epilog=_EPILOG)
 def download_command(
-    ref: str = typer.Argument(..., help="A named model or hf://owner/repo[@revision]/file.safetensors."),
+    ref: str = typer.Argument(
+        ..., help="A named model, or hf://owner/repo[@revision]/file.safetensors (or hf:owner/repo/...)."
+    ),
     to: Path = typer.Option(..., "--to", help="Folder to copy the weight file into (created if needed)."),
     offline: bool = typer.Option(False, "--offline", help="Copy from the local cache only; no network."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Download a model's weight file (verified) and copy it into a folder."""
     from irtool.cli._output import out, print_json
-    from irtool.errors import UnavailableError
-    from irtool.hub import download, is_hub_ref, sha256_file
-    from irtool.io.images import atomic_write_bytes
+    from irtool.errors import UnavailableError, UsageError
+    from irtool.files import copy_into
+    from irtool.hub import sha256_file
+    from irtool.models.ref import ModelRef
 
-    if is_hub_ref(ref):
-        path = download(ref, to, offline=offline)
-    else:
-        from irtool.models import registry
-
-        entry = registry.get_entry(ref)
-        weights = entry.weights_ref()
-        if weights is None:
-            raise UnavailableError(f"model {ref!r} has no weights to download (it is an architecture or needs none)")
-        if is_hub_ref(weights):
-            path = download(weights, to, offline=offline, sha256=entry.sha256)
-        else:  # shipped inside the package: a plain copy
-            path = Path(to) / Path(weights).name
-            if Path(weights).resolve() != path.resolve():
-                atomic_write_bytes(path, Path(weights).read_bytes())
+    model = ModelRef.parse(ref)
+    if model.kind == "file":
+        raise UsageError(f"{ref}: already a local file; copy it as it is")
+    source = model.local_file(offline=offline)  # a Hub or registry download, checked against its sha256
+    path = copy_into(source, to)
     digest = sha256_file(path)
-    if not is_hub_ref(ref) and entry.sha256 and digest != entry.sha256.lower():
+    if digest != sha256_file(source):
         path.unlink()
-        raise UnavailableError(f"{ref}: the copied weights have sha256 {digest}, expected {entry.sha256}")
+        raise UnavailableError(f"{ref}: the copy at {path} differs from {source}; check the disk and try again")
     result = {"ref": ref, "path": str(path), "bytes": path.stat().st_size, "sha256": digest}
     if json_out:
         print_json(result)

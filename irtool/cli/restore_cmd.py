@@ -11,10 +11,8 @@ import typer
 from irtool.cli._app import app
 
 if TYPE_CHECKING:
-    from irtool.engine.jobs import Job
-    from irtool.engine.onnx_runner import OnnxRunner
-    from irtool.engine.pipeline import Outcome, Reporter
-    from irtool.engine.runner import Runner
+    from irtool.cli._progress import ProgressBar
+    from irtool.engine.pipeline import Reporter
 
 _EPILOG = """\
 Examples:
@@ -186,52 +184,44 @@ def restore_command(
     started = time.perf_counter()
 
     from irtool.cli._output import info, warn
+    from irtool.engine.base import make_runner
     from irtool.engine.jobs import Naming, plan_jobs, shard
-    from irtool.engine.pipeline import BatchStopped, VideoOptions, WriteOptions, run_jobs
+    from irtool.engine.pipeline import BatchStopped, VideoOptions, WriteOptions, run_jobs, summarize
+    from irtool.models.ref import ModelRef, open_model
 
-    onnx = model_ref.lower().endswith(".onnx")
-    if threads and not onnx:  # an ONNX session takes its threads itself; torch may not even be installed
-        import torch
-
-        torch.set_num_threads(threads)
-    model = _load_model(model_ref, offline=offline, device=device, threads=threads)
+    ref = ModelRef.parse(model_ref)
+    model = open_model(ref, offline=offline, device=device, threads=threads)
     d = model.descriptor
     naming = Naming(
         output=output,
         name=name,
         suffix=suffix,
         format=fmt,
-        model=d.name or Path(model_ref).stem,
+        model=d.name or ref.label,
         scale=d.scale,
         task=d.task,
     )
     existing = "overwrite" if overwrite else "skip" if skip_existing else "auto"
     jobs = shard(plan_jobs(inputs, naming, recursive=recursive, existing=existing))
-    runner: Runner | OnnxRunner
-    if onnx:
-        from irtool.engine.onnx_runner import OnnxRunner
-
-        if precision.strip().lower() != "auto" or compile_model:
-            warn(f"--precision and --compile do not apply to an ONNX model: it runs as exported ({model.precision})")
-        runner = OnnxRunner(model, tile=tile_size, overlap=tile_overlap, tile_batch=tile_batch, tta=tta, log=warn)
-    else:
-        from irtool.engine.runner import Runner
-
-        runner = Runner(
-            model,
-            device=device,
-            precision=precision,
-            tile=tile_size,
-            overlap=tile_overlap,
-            tile_batch=tile_batch,
-            compile=compile_model,
-            tta=tta,
-            log=warn,
-        )
+    runner = make_runner(
+        model,
+        device=device,
+        precision=precision,
+        tile=tile_size,
+        overlap=tile_overlap,
+        tile_batch=tile_batch,
+        compile=compile_model,
+        tta=tta,
+        threads=threads,
+        log=warn,
+    )
     if not quiet:
         info(f"{naming.model} (x{d.scale} {d.task}) on {runner.device}, {runner.precision}: {len(jobs)} input(s)")
     stopped: BatchStopped | None = None
-    with _progress(quiet, len(jobs)) as reporter:
+    from irtool.cli._progress import ProgressBar
+
+    with ProgressBar(len(jobs), description="files", quiet=quiet) as bar:
+        reporter = _reporter(bar)
         try:
             outcomes = run_jobs(
                 jobs,
@@ -242,7 +232,7 @@ def restore_command(
             )
         except BatchStopped as exc:  # out of memory at the smallest tile: summarise what was done, then exit 4
             stopped, outcomes = exc, exc.outcomes
-    summary = _summary(outcomes, runner, naming.model, time.perf_counter() - started)
+    summary = summarize(outcomes, runner, naming.model, time.perf_counter() - started)
     _print_summary(summary)
     if json_out:
         from irtool.cli._output import print_json
@@ -263,41 +253,6 @@ def _parse_tile(text: str) -> int | None:
     if text.isdigit():
         return int(text)
     raise UsageError(f"--tile {text!r}: give a size in pixels, auto, or 0 for whole images")
-
-
-def _load_model(ref: str, *, offline: bool, device: str, threads: int | None) -> Any:
-    if ref.lower().endswith(".onnx"):  # before any torch import: this path runs without it
-        from irtool.engine.onnx_runner import load_onnx_model
-
-        return load_onnx_model(ref, threads=threads, device="cpu" if device == "auto" else device)
-    from irtool.models import load
-
-    if ref.startswith("hf:") and not ref.startswith("hf://"):
-        ref = "hf://" + ref[3:]  # the short spelling irtool.hub accepts; models.load knows only hf://
-    return load(ref, offline=offline)
-
-
-def _summary(outcomes: list[Outcome], runner: Runner | OnnxRunner, model_name: str, seconds: float) -> dict[str, Any]:
-    import os
-    from dataclasses import asdict
-
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
-    summary: dict[str, Any] = {
-        **counts,
-        "seconds": round(seconds, 3),
-        "model": model_name,
-        "device": str(runner.device),
-        "precision": runner.precision,
-        "tile": runner.tile_label,
-        "tta": runner.tta,
-        "nan_retries": runner.nan_retries,
-        "oom_retries": runner.oom_retries,
-        "items": [asdict(o) for o in outcomes],
-    }
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
-        summary["rank"] = int(os.environ.get("RANK", "0"))
-        summary["world_size"] = int(os.environ["WORLD_SIZE"])
-    return summary
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -326,48 +281,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
             err.print(f"[red]failed[/red]   {escape(item['error'])}", highlight=False, soft_wrap=True)
 
 
-class _progress:
-    """A rich progress display on stderr (files, then tiles or frames of the current file); silent when quiet."""
+def _reporter(bar: ProgressBar) -> Reporter:
+    """The engine's progress hooks drawn on the CLI's bar: files overall, tiles or frames of the current file."""
+    from irtool.engine.pipeline import Reporter
 
-    def __init__(self, quiet: bool, total: int):
-        from irtool.cli._output import err
-
-        self.enabled = not quiet and err.is_terminal
-        self.total = total
-        self.progress: Any = None
-
-    def __enter__(self) -> Reporter:
-        from irtool.engine.pipeline import Reporter
-
-        if not self.enabled:
-            return Reporter()
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from irtool.cli._output import err
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        )
-        self.progress.start()
-        files = self.progress.add_task("files", total=self.total)
-        current = self.progress.add_task("", total=None, visible=False)
-
-        def started(job: Job, units: int | None) -> None:
-            self.progress.reset(current, total=units, description=job.source.name, visible=True)
-
-        def advanced(n: int) -> None:
-            self.progress.advance(current, n)
-
-        def finished(outcome: Outcome) -> None:
-            self.progress.advance(files, 1)
-
-        return Reporter(started=started, advanced=advanced, finished=finished)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+    return Reporter(
+        started=lambda job, units: bar.start_item(job.source.name, units),
+        advanced=bar.advance_item,
+        finished=lambda outcome: bar.update(advance=1),
+    )

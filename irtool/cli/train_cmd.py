@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from irtool.cli._app import app
+
+if TYPE_CHECKING:
+    from irtool.cli._progress import ProgressBar
 
 _EPILOG = """\
 Examples:
@@ -77,18 +82,16 @@ def train_command(
         return
 
     from irtool.cli._output import print_json
+    from irtool.cli._progress import ProgressBar
+    from irtool.launch import launch_env
     from irtool.train.loop import train
 
-    with _Progress(enabled=not quiet) as progress:
-        summary = train(cfg, resume=resume, report=progress.report)
-    if json_out and _is_rank0():  # under torchrun every process gets here; one summary is enough
+    # Under torchrun every process gets here: rank 0 alone draws progress and prints the summary.
+    main_process = launch_env().is_main
+    with ProgressBar(description="train", quiet=quiet or not main_process) as bar:
+        summary = train(cfg, resume=resume, report=_reporter(bar))
+    if json_out and main_process:
         print_json(summary)
-
-
-def _is_rank0() -> bool:
-    import os
-
-    return os.environ.get("RANK", "0") == "0"
 
 
 def _print_presets(json_out: bool) -> None:
@@ -112,53 +115,22 @@ def _print_presets(json_out: bool) -> None:
     out.print(table)
 
 
-class _Progress:
-    """A rich progress bar on stderr (steps, it/s, ETA, loss), and one line per validation. Rank 0 only."""
+def _reporter(bar: ProgressBar) -> Callable[[str, dict[str, Any]], None]:
+    """The training loop's `report` callback: steps on the bar (it/s, loss, lr), one note per validation."""
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and _is_rank0()
-        self.bar = None
-        self.task = None
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def report(self, event: str, payload: dict) -> None:
-        if not self.enabled:
-            return
-        from irtool.cli._output import err
-
+    def report(event: str, payload: dict[str, Any]) -> None:
         if event == "start":
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                BarColumn(bar_width=20),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[speed]}"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"),
-                console=err,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(
-                "train", total=payload["total"], completed=payload["start"], speed="", info=""
-            )
+            bar.reset(payload["total"], completed=payload["start"])
             if payload["start"]:
-                err.print(f"resumed at step {payload['start']} in {payload['run_dir']}")
-        elif event == "step" and self.bar is not None:
-            info = f"loss {payload['loss']:.4f} lr {payload['lr']:.1e}"
-            speed = f"{payload['it_per_s']:.2f} it/s"
-            self.bar.update(self.task, completed=payload["step"], info=info, speed=speed)
+                bar.note(f"resumed at step {payload['start']} in {payload['run_dir']}")
+        elif event == "step":
+            postfix = f"{payload['it_per_s']:.2f} it/s  loss {payload['loss']:.4f} lr {payload['lr']:.1e}"
+            bar.update(payload["step"], postfix=postfix)
         elif event == "val":
             scores = " ".join(f"{k[4:]} {v:.4f}" for k, v in payload.items() if k.startswith("val_"))
-            err.print(f"step {payload['step']}: validation {scores} (best psnr {payload['best_psnr']:.4f})")
+            bar.note(f"step {payload['step']}: validation {scores} (best psnr {payload['best_psnr']:.4f})")
         elif event == "end":
-            if self.bar is not None:
-                self.bar.stop()
-                self.bar = None
-            err.print(f"done: {payload['steps']} steps, run folder {payload['run_dir']}")
+            bar.stop()
+            bar.note(f"done: {payload['steps']} steps, run folder {payload['run_dir']}")
+
+    return report

@@ -15,9 +15,10 @@ of a 32x32 LR patch would be made from mirrored pixels that no interior test pix
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -26,7 +27,21 @@ from irtool.errors import InputError, UsageError
 if TYPE_CHECKING:
     import torch
 
-    from irtool.train.config import DataConfig
+DegradationTask = Literal["sr", "denoise", "jpeg", "paired"]
+
+
+@dataclass(frozen=True)
+class DegradationSpec:
+    """What `Degradation` makes of clean patches; `irtool.train.config.DataConfig.degradation()` builds one.
+
+    Its own type rather than the training config, so that the data layer does not depend on `irtool.train`.
+    """
+
+    task: DegradationTask
+    scale: int = 1  # sr: the downscaling factor
+    sigma: float | None = None  # denoise: a fixed noise level on the 0..255 scale ...
+    sigma_range: tuple[float, ...] | None = None  # ... or (low, high), drawn uniformly per image
+    jpeg_quality: tuple[int, ...] | None = None  # jpeg: (low, high), quality drawn uniformly per image
 
 
 def _to_channels(pixels: np.ndarray, channels: int, path: Path) -> np.ndarray:
@@ -149,14 +164,14 @@ class PatchSampler:
 class Degradation:
     """Makes (inputs, targets) on the device from float targets in [0, 1] (B, C, H, W) with `margin` extra pixels."""
 
-    def __init__(self, cfg: DataConfig, device: torch.device, seed: int):
+    def __init__(self, spec: DegradationSpec, device: torch.device, seed: int):
         import torch
 
-        self.cfg = cfg
+        self.spec = spec
         self.device = torch.device(device)
         self.generator = torch.Generator(self.device).manual_seed(seed)
         # Twice the scale reaches past the x`scale` bicubic kernel's half-width and keeps the LR grid aligned.
-        self.margin = 2 * cfg.scale if cfg.task == "sr" else 0
+        self.margin = 2 * spec.scale if spec.task == "sr" else 0
 
     def __call__(
         self, target: torch.Tensor, given_input: torch.Tensor | None = None
@@ -165,27 +180,27 @@ class Degradation:
 
         from irtool.ops.degrade import add_gaussian_noise_torch, bicubic_downsample_torch, jpeg_compress
 
-        cfg = self.cfg
+        spec = self.spec
         if given_input is not None:  # paired data: the input comes from disk with its target
             return given_input.to(self.device, non_blocking=True).float().div_(255), target
-        if cfg.task == "sr":
-            m, lm = self.margin, self.margin // cfg.scale
-            lr = bicubic_downsample_torch(target, cfg.scale)
+        if spec.task == "sr":
+            m, lm = self.margin, self.margin // spec.scale
+            lr = bicubic_downsample_torch(target, spec.scale)
             return lr[..., lm : lr.shape[-2] - lm, lm : lr.shape[-1] - lm], target[..., m:-m, m:-m]
         b = target.shape[0]
-        if cfg.task == "denoise":
-            if cfg.sigma is not None:
-                sigma = torch.full((b,), float(cfg.sigma), device=self.device)
+        if spec.task == "denoise":
+            if spec.sigma is not None:
+                sigma = torch.full((b,), float(spec.sigma), device=self.device)
             else:
-                low, high = cfg.sigma_range
+                low, high = spec.sigma_range
                 sigma = low + (high - low) * torch.rand((b,), generator=self.generator, device=self.device)
             # Like the benchmarks (and Restormer's training): no clipping, no quantisation of the noisy image.
             return add_gaussian_noise_torch(target, sigma, generator=self.generator), target
-        if cfg.task == "jpeg":
-            low, high = cfg.jpeg_quality
+        if spec.task == "jpeg":
+            low, high = spec.jpeg_quality
             quality = torch.randint(low, high + 1, (b,), generator=self.generator, device=self.device)
             return jpeg_compress(target, quality.tolist()), target
-        raise UsageError(f"task '{cfg.task}' needs its inputs from the sampler")
+        raise UsageError(f"task '{spec.task}' needs its inputs from the sampler")
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
@@ -194,10 +209,9 @@ class Degradation:
         self.generator.set_state(state["generator"])
 
 
-def build(cfg: DataConfig, device: torch.device, seed: int) -> tuple[PatchSampler, Degradation]:
-    """The sampler and the degradation for a data config (roots already resolved to folders)."""
-    from irtool.train.config import resolve_root
-
-    roots = [resolve_root(r) for r in cfg.roots]
-    store = ImageStore.from_folders(roots, cfg.channels, paired=cfg.task == "paired")
-    return PatchSampler(store, seed), Degradation(cfg, device, seed + 1)
+def build(
+    roots: Sequence[Path], channels: int, spec: DegradationSpec, device: torch.device, seed: int
+) -> tuple[PatchSampler, Degradation]:
+    """The sampler over the images in `roots` (folders, already resolved) and the degradation `spec` describes."""
+    store = ImageStore.from_folders(list(roots), channels, paired=spec.task == "paired")
+    return PatchSampler(store, seed), Degradation(spec, device, seed + 1)

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from irtool.errors import ResourceError, UsageError
+from irtool.launch import launch_env
 
 if TYPE_CHECKING:
     import torch
@@ -28,7 +29,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
     spec = spec.strip().lower()
     if spec == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+            return torch.device("cuda", launch_env().local_rank % torch.cuda.device_count())
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -39,7 +40,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
             raise ResourceError("--device mps: Apple MPS is not available (it needs macOS 12.3+ on Apple silicon)")
         return torch.device("mps")
     if spec == "cuda" or spec.startswith("cuda:"):
-        index_text = spec.partition(":")[2] or os.environ.get("LOCAL_RANK", "0")
+        index_text = spec.partition(":")[2] or str(launch_env().local_rank)
         if not index_text.isdigit():
             raise UsageError(f"--device {spec}: expected cuda or cuda:N with N a number")
         if not torch.cuda.is_available():

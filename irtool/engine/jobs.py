@@ -12,7 +12,6 @@ every shell), images and videos mixed. Defaults that keep a user's files safe:
 from __future__ import annotations
 
 import glob
-import os
 import re
 import string
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Literal
 from irtool.errors import InputError, UsageError
 from irtool.io.images import IMAGE_SUFFIXES, same_file
 from irtool.io.video import VIDEO_SUFFIXES
+from irtool.launch import launch_env
 
 DEFAULT_FOLDER = "restored"
 TEMPLATE_FIELDS = ("stem", "model", "scale", "task", "parent")
@@ -109,9 +109,8 @@ def plan_jobs(inputs: list[str], naming: Naming, *, recursive: bool = False, exi
 
 def shard(jobs: list[Job]) -> list[Job]:
     """Under torchrun (RANK / WORLD_SIZE set) each process takes every WORLD_SIZE-th job, starting at its RANK."""
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    rank = int(os.environ.get("RANK", "0") or 0)
-    return jobs[rank::world] if world > 1 else jobs
+    launch = launch_env()
+    return jobs[launch.rank :: launch.world_size] if launch.distributed else jobs
 
 
 def _expand(arg: str, naming: Naming, recursive: bool) -> tuple[list[_Found], str | None]:

@@ -66,7 +66,7 @@ def release_rows(array: np.ndarray, start: int, stop: int) -> None:
 
 
 def _spill_dir() -> str:
-    from irtool.data.benchmarks import cache_dir
+    from irtool.paths import cache_dir
 
     folder = os.environ.get("IRTOOL_TMPDIR") or str(cache_dir() / "tmp")
     os.makedirs(folder, exist_ok=True)

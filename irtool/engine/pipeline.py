@@ -27,9 +27,8 @@ from irtool.engine.jobs import Job
 from irtool.engine.pixels import restore_pixels
 from irtool.errors import IrtoolError, ResourceError
 
-if TYPE_CHECKING:  # either runner: a batch of ONNX jobs needs no torch
-    from irtool.engine.onnx_runner import OnnxRunner
-    from irtool.engine.runner import Runner
+if TYPE_CHECKING:
+    from irtool.engine.base import ImageRunner
 
 _END = object()  # end of a stream of queue items
 
@@ -76,7 +75,7 @@ class Reporter:
 
 def run_jobs(
     jobs: list[Job],
-    runner: Runner | OnnxRunner,
+    runner: ImageRunner,
     *,
     write: WriteOptions | None = None,
     video: VideoOptions | None = None,
@@ -177,9 +176,27 @@ def run_jobs(
     return [outcomes[i] for i in sorted(outcomes)]
 
 
-def restore_video(
-    job: Job, runner: Runner | OnnxRunner, options: VideoOptions, reporter: Reporter | None = None
-) -> Outcome:
+def summarize(outcomes: list[Outcome], runner: ImageRunner, model_name: str, seconds: float) -> dict[str, Any]:
+    """The batch summary `irtool restore` prints (and `--json` writes): counts, settings, one item per job."""
+    from dataclasses import asdict
+
+    from irtool.launch import launch_env
+
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
+    summary: dict[str, Any] = {
+        **counts,
+        "seconds": round(seconds, 3),
+        "model": model_name,
+        **runner.settings(),
+        "items": [asdict(o) for o in outcomes],
+    }
+    launch = launch_env()
+    if launch.distributed:
+        summary["rank"], summary["world_size"] = launch.rank, launch.world_size
+    return summary
+
+
+def restore_video(job: Job, runner: ImageRunner, options: VideoOptions, reporter: Reporter | None = None) -> Outcome:
     """Decode, restore and encode one video frame by frame, copying its audio and subtitle streams."""
     from irtool.io.video import Frame, VideoReader, VideoWriter
 

@@ -19,15 +19,14 @@ import numpy as np
 from irtool.engine import paged
 from irtool.io.images import from_float32, to_float32
 
-if TYPE_CHECKING:  # either runner: this module needs no torch
-    from irtool.engine.onnx_runner import OnnxRunner
-    from irtool.engine.runner import Runner
+if TYPE_CHECKING:
+    from irtool.engine.base import ImageRunner
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def restore_pixels(
-    runner: Runner | OnnxRunner, pixels: np.ndarray, *, on_tiles: Callable[[int], None] | None = None
+    runner: ImageRunner, pixels: np.ndarray, *, on_tiles: Callable[[int], None] | None = None
 ) -> np.ndarray:
     """(H, W, C) RGB(A) or grey in its file dtype -> the restored (H*s, W*s, C) in the same dtype and channels."""
     if pixels.ndim == 2:
@@ -51,7 +50,7 @@ def restore_pixels(
 
 
 def _restore_channels(
-    runner: Runner | OnnxRunner,
+    runner: ImageRunner,
     pixels: np.ndarray,
     out: np.ndarray,
     channels: list[int],

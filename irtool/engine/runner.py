@@ -11,9 +11,9 @@
   neither. Full resolution matters: a downscaled image has a fraction of the original's noise and fine texture,
   and a denoiser fed statistics of a cleaner image than the one it sees lost 4.7 dB on a 1 MP photo.
 
-Tiles travel as NumPy arrays on the host (irtool.engine.tiling) and become tensors only inside `_forward`. Models
-that run on onnxruntime have their own torch-free runner with the same interface (irtool.engine.onnx_runner);
-`restore_image` picks the right one.
+Tiles travel as NumPy arrays on the host (irtool.engine.tiling) and become tensors only inside `_forward`. The tile
+loop, option checks and self-ensemble are ImageRunner's (irtool.engine.base), shared with the ONNX runner;
+`make_runner` picks the runner a model needs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from irtool.engine.base import ImageRunner
 from irtool.engine.devices import (
     choose_precision,
     free_memory,
@@ -34,17 +35,7 @@ from irtool.engine.devices import (
     release_cached_memory,
     resolve_device,
 )
-from irtool.engine.ensemble import self_ensemble
-from irtool.engine.tiling import (
-    CPU_TILE,
-    ReadFn,
-    TilePlan,
-    WriteFn,
-    check_tile_options,
-    plan_tiles,
-    restore_in_memory,
-    run_tiled,
-)
+from irtool.engine.tiling import CPU_TILE, ReadFn, TilePlan
 from irtool.errors import ResourceError, UsageError
 
 MIN_TILE = 32  # below this the overlap eats the tile; out of memory here is a ResourceError
@@ -55,8 +46,10 @@ STATS_CELL = 64
 MAX_AUTO_TILE = 2048  # beyond this a bigger tile buys almost nothing and delays the first output
 
 
-class Runner:
-    """Holds a model ready for inference; `restore` and `restore_tiles` are the two ways in."""
+class Runner(ImageRunner):
+    """A torch module on a device at a precision; `restore` and `restore_tiles` come from ImageRunner."""
+
+    runtime = "torch"
 
     def __init__(
         self,
@@ -70,87 +63,26 @@ class Runner:
         compile: bool = False,
         tta: bool = False,
         log: Callable[[str], None] | None = None,
+        channels_last: bool | None = None,
     ):
-        self.overlap = check_tile_options(tile, overlap, tile_batch)
-        if getattr(model, "runs_on_onnxruntime", False):
-            raise UsageError("an ONNX model runs through irtool.engine.onnx_runner.OnnxRunner (or restore_image)")
-        self.descriptor = model.descriptor
-        self.log = log or (lambda message: None)
+        if not isinstance(model, torch.nn.Module):
+            kind = "an ONNX model runs through OnnxRunner" if hasattr(model, "session") else type(model).__name__
+            raise UsageError(f"Runner takes a torch module from irtool.models ({kind}); make_runner picks the runner")
+        super().__init__(model.descriptor, tile=tile, overlap=overlap, tile_batch=tile_batch, tta=tta, log=log)
         self.device = resolve_device(device)
         self.dtype = choose_precision(precision, self.device, self.descriptor)
         self.precision = precision_name(self.dtype)
-        self.channels_last = self.device.type == "cuda"
+        # None: on CUDA, where NHWC convolutions are faster. False leaves the module's memory format alone (training
+        # validation runs the model being trained, which must come back unchanged).
+        self.channels_last = self.device.type == "cuda" if channels_last is None else channels_last
         model = model.eval().to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if compile:
             model = torch.compile(model)
         self.model = model
-        self.tile = tile
-        self.tile_batch = tile_batch
-        self.tta = tta  # x8 self-ensemble of every tile (irtool.engine.ensemble)
-        self.nan_retries = 0
-        self.oom_retries = 0
-        self.last_plan: TilePlan | None = None
-        self._told: set[str] = set()  # notes already logged (once per run, not once per image)
 
-    # ------------------------------------------------------------------------------------------------ public
-
-    def restore(self, pixels: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-        """(C, H, W) float in [0, 1] -> (C_out, H*scale, W*scale) float32; numpy in, numpy out; torch in, torch out.
-
-        A (B, C, H, W) batch is restored image by image.
-        """
-        return restore_in_memory(self, pixels)
-
-    def restore_tiles(
-        self,
-        read: ReadFn,
-        height: int,
-        width: int,
-        write: WriteFn,
-        *,
-        on_tiles: Callable[[int], None] | None = None,
-    ) -> TilePlan:
-        """Restore an image the engine reads region by region and writes row by row (see irtool.engine.tiling)."""
-        while True:
-            plan = plan_tiles(
-                height,
-                width,
-                tile=self._tile_limit(),
-                overlap=self.overlap,
-                scale=self.descriptor.scale,
-                multiple=self.descriptor.size_multiple,
-            )
-            try:
-                with torch.inference_mode(), self._shared_statistics(plan, read):
-                    run_tiled(
-                        plan,
-                        read,
-                        self_ensemble(self._forward) if self.tta else self._forward,
-                        write,
-                        out_channels=self.descriptor.out_channels,
-                        batch=self.tile_batch,
-                        on_tiles=on_tiles,
-                    )
-                self.last_plan = plan
-                return plan
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise
-            # Outside the except block: the traceback no longer pins the failed pass's tensors.
-            release_cached_memory(self.device)
-            self._back_off(plan)
-
-    @property
-    def tile_label(self) -> str:
-        """What the summary shows: the tile limit in use (images smaller than it run whole)."""
-        if self.tile is None:
-            return "auto"
-        return "whole image" if self.tile == 0 else f"{self.tile}px, overlap {self.overlap}"
-
-    # ----------------------------------------------------------------------------------------------- internals
-
+    # -------------------------------------------------------------------------------------------------- hooks
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(batch).to(self.device, non_blocking=True)
         if self.channels_last:
@@ -196,7 +128,7 @@ class Runner:
                 base = torch.cuda.memory_allocated(self.device)
             else:
                 base = torch.mps.driver_allocated_memory()
-            with torch.inference_mode(), self._shared_statistics(None, None):
+            with torch.inference_mode():
                 self._forward(x)
             if self.device.type == "cuda":
                 peaks.append(torch.cuda.max_memory_allocated(self.device) - base)
@@ -206,7 +138,12 @@ class Runner:
         per_pixel = (peaks[1] - peaks[0]) / (area[1] - area[0])
         return per_pixel, max(0.0, peaks[0] - per_pixel * area[0])
 
-    def _back_off(self, plan: TilePlan) -> None:
+    def _recoverable(self, exc: BaseException) -> bool:
+        return is_out_of_memory(exc)
+
+    def _recover(self, plan: TilePlan) -> None:
+        """Out of memory: halve the tile (it sticks for later images), or give up at the smallest."""
+        release_cached_memory(self.device)
         m = self.descriptor.size_multiple
         current = plan.tile_size
         smallest = math.ceil(MIN_TILE / m) * m
@@ -220,17 +157,19 @@ class Runner:
         self.tile = smaller
         self.log(f"out of memory with {current}px tiles on {self.device}: retrying with {smaller}px tiles")
 
-    def _log_once(self, key: str, message: str) -> None:
-        if key not in self._told:
-            self._told.add(key)
-            self.log(message)
+    @contextmanager
+    def _tiling(self, plan: TilePlan, read: ReadFn) -> Iterator[None]:
+        """Inference mode; for i-LN models cut into tiles, every tile normalises with statistics of the whole image
+        (or of a mosaic of it)."""
+        with torch.inference_mode():
+            if not self.descriptor.global_stats or plan.tile_count == 1:
+                yield
+                return
+            with self._shared_statistics(plan, read):
+                yield
 
     @contextmanager
-    def _shared_statistics(self, plan: TilePlan | None, read: ReadFn | None) -> Iterator[None]:
-        """For i-LN models cut into tiles: every tile normalises with statistics of the whole image (or a mosaic)."""
-        if not self.descriptor.global_stats or plan is None or read is None or plan.tile_count == 1:
-            yield
-            return
+    def _shared_statistics(self, plan: TilePlan, read: ReadFn) -> Iterator[None]:
         from irtool.models.norms import record_statistics, use_statistics
 
         factor = math.ceil(math.sqrt(plan.height * plan.width / plan.tile_size**2))
@@ -279,27 +218,3 @@ def _crop(i: int, borders: list[int], image_length: int) -> tuple[int, int]:
     centre = (i + 0.5) / (len(borders) - 1) * image_length
     start = min(max(0, round(centre - size / 2)), image_length - size)
     return start, start + size
-
-
-def restore_image(
-    model: Any,
-    pixels: np.ndarray | torch.Tensor,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-) -> np.ndarray | torch.Tensor:
-    """Restore one (C, H, W) float image in [0, 1]; returns (C_out, H*scale, W*scale) float32, not clamped.
-
-    `model` is a module from irtool.models, an `OnnxModel`, or an existing runner (whose settings then apply). For
-    many images, build one `Runner` (or `OnnxRunner`) and call `runner.restore(...)`: the model moves to the device
-    and is sized up only once.
-    """
-    if hasattr(model, "restore_tiles"):
-        return model.restore(pixels)
-    if getattr(model, "runs_on_onnxruntime", False):
-        from irtool.engine.onnx_runner import OnnxRunner
-
-        return OnnxRunner(model, tile=tile, overlap=overlap).restore(pixels)
-    return Runner(model, device=device, precision=precision, tile=tile, overlap=overlap).restore(pixels)

@@ -14,7 +14,8 @@ touch are handed to `write` at once, so the float32 buffer is one stripe high, n
     write(top, rows)                                  rows: (C_out, n, W*s) finished output rows starting at `top`
 
 All three speak NumPy arrays: the host side needs no torch, so an ONNX model runs through the same code on a
-machine without it (irtool.engine.onnx_runner); the torch Runner converts at its forward pass.
+machine without it. Runners (irtool.engine.base) call `plan_tiles` and `run_tiled`; the torch Runner converts to
+tensors at its forward pass.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-
-from irtool.errors import UsageError
 
 Span = tuple[int, int]  # [start, stop) along one axis, input pixels
 ReadFn = Callable[[int, int, int, int], np.ndarray]
@@ -198,43 +196,3 @@ def _equal_width_groups(cols: tuple[Span, ...], batch: int) -> list[list[tuple[i
         else:
             groups.append([(c, span)])
     return groups
-
-
-def check_tile_options(tile: int | None, overlap: int | None, tile_batch: int) -> int:
-    """A runner's tiling options, checked (UsageError); returns the overlap to use."""
-    if tile is not None and tile < 0:
-        raise UsageError(f"tile must be a size in pixels, 0 (whole image) or auto, not {tile}")
-    if tile_batch < 1:
-        raise UsageError(f"--tile-batch must be at least 1, not {tile_batch}")
-    overlap = DEFAULT_OVERLAP if overlap is None else overlap
-    if overlap < 0:
-        raise UsageError(f"--tile-overlap must be >= 0, not {overlap}")
-    return overlap
-
-
-def restore_in_memory(runner: Any, x: Any) -> Any:
-    """`runner.restore` for either runner: (C, H, W) or (B, C, H, W) float in [0, 1], tile by tile.
-
-    NumPy in, NumPy out; a torch tensor in, a CPU float32 tensor out (torch is imported only then).
-    """
-    if not isinstance(x, np.ndarray):
-        import torch
-
-        return torch.from_numpy(restore_in_memory(runner, x.detach().to("cpu", torch.float32).numpy()))
-    if x.ndim == 4:
-        return np.stack([restore_in_memory(runner, image) for image in x])
-    d = runner.descriptor
-    if x.ndim != 3 or x.shape[0] != d.in_channels:
-        raise UsageError(f"expected a ({d.in_channels}, H, W) image for {d.arch}, got shape {tuple(x.shape)}")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    _, h, w = x.shape
-    out = np.empty((d.out_channels, h * d.scale, w * d.scale), np.float32)
-
-    def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        return x[:, y0:y1, x0:x1]
-
-    def write(top: int, rows: np.ndarray) -> None:
-        out[:, top : top + rows.shape[1]] = rows
-
-    runner.restore_tiles(read, h, w, write)
-    return out

@@ -6,7 +6,7 @@ shape guards it cannot prove for all sizes (ConstraintViolationError), and it ne
 The tracer records the same arithmetic as ONNX Shape/Mod/Pad ops, which is what we want.
 
 Opset 17 by default (onnxruntime >= 1.14 and most other runtimes read it); 18 on request.
-The file's metadata (`irtool.descriptor`) tells `irtool.engine.onnx_runner.OnnxModel` its scale, channels and task.
+The file's metadata (`irtool.descriptor`) tells `irtool.models.onnx.OnnxModel` its scale, channels and task.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ import torch
 from torch import nn
 
 from irtool import __version__
-from irtool.engine.onnx_runner import (
+from irtool.errors import UnavailableError, UsageError
+from irtool.export.files import ExportResult, VerificationFailed, atomic_output, exporter_error
+from irtool.export.tracing import quiet_tracing, sample_input, traceable
+from irtool.export.verify import TOLERANCE, Shape, compare, probe_shapes
+from irtool.models.onnx import (
     DESCRIPTOR_KEY,
     INPUT_NAME,
     OUTPUT_NAME,
@@ -29,10 +33,6 @@ from irtool.engine.onnx_runner import (
     VERSION_KEY,
     OnnxModel,
 )
-from irtool.errors import UnavailableError, UsageError
-from irtool.export.files import ExportResult, VerificationFailed, atomic_output, exporter_error
-from irtool.export.tracing import quiet_tracing, sample_input, traceable
-from irtool.export.verify import TOLERANCE, Shape, compare, probe_shapes
 
 DEFAULT_OPSET = 17
 OPSETS = (17, 18)  # the two the tests cover; every onnxruntime since 1.14 reads 17

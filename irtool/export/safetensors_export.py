@@ -16,6 +16,7 @@ from torch import nn
 from irtool import __version__
 from irtool.export.files import ExportResult, VerificationFailed, atomic_output
 from irtool.export.verify import Shape, compare
+from irtool.models.ref import ModelRef
 
 # Header entries that `irtool.models.save` writes itself from the model (never copied from the source file).
 _OWN_KEYS = ("irtool.format_version", "irtool.arch", "irtool.hparams", "irtool.descriptor")
@@ -46,7 +47,7 @@ def export_safetensors(
     return result
 
 
-def source_metadata(ref: str | Path, *, offline: bool = False) -> dict[str, str]:
+def source_metadata(ref: str | Path | ModelRef, *, offline: bool = False) -> dict[str, str]:
     """The free-form header entries of the file behind a model reference ({} when it has none).
 
     `offline` as for `irtool.models.load`: the model was just loaded from the same (cached) file, so an offline
@@ -54,18 +55,10 @@ def source_metadata(ref: str | Path, *, offline: bool = False) -> dict[str, str]
     """
     from irtool.models import checkpoint, registry
 
-    ref = str(ref)
-    if ref.startswith("hf:"):
-        from irtool.hub import resolve_model_file
-
-        return _free(checkpoint.read_metadata(resolve_model_file(ref, offline=offline)))
-    if Path(ref).is_file():
-        return _free(checkpoint.read_metadata(ref))
-    entry = registry.get_entry(ref)
-    weights = entry.weights_ref()
-    if weights is None:
+    ref = ModelRef.parse(ref)
+    if ref.kind == "name" and registry.get_entry(ref.text).weights_ref() is None:
         return {}
-    return source_metadata(weights, offline=offline)
+    return _free(checkpoint.read_metadata(ref.local_file(offline=offline)))
 
 
 def _free(meta: dict[str, str]) -> dict[str, str]:

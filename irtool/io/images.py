@@ -38,6 +38,7 @@ SUFFIX_FORMATS = {
     ".bmp": "bmp",
     ".exr": "exr",
 }
+# The suffixes irtool reads and writes: the one list (benchmark sets derive a narrower one in irtool.data.catalog).
 IMAGE_SUFFIXES = frozenset(SUFFIX_FORMATS)
 # What each format can hold. Pixels a format cannot hold are reduced on write: float -> 16 or 8 bit, 16 -> 8 bit
 # (rounded), alpha dropped (JPEG only). WebP has no grey mode: a grey image comes back as RGB.

@@ -2,6 +2,8 @@
 
 Public API (torch is imported lazily by the functions):
     create(name, **overrides) -> nn.Module   a named configuration, randomly initialised
+    ModelRef.parse(ref)                      the one parser of model references (irtool.models.ref)
+    open_model(ref) -> nn.Module | OnnxModel what every command runs: a torch model, or an ONNX graph
     load(ref) -> nn.Module                   a registry name (with its weights), a .safetensors/.pth file, or an
                                              hf://owner/repo[@rev]/file.safetensors reference; returned in eval mode
     save(model, path, metadata=...)          our .safetensors, with the architecture and hparams in its header
@@ -14,13 +16,13 @@ Every module returned carries `.descriptor` (irtool.models.descriptor.ModelDescr
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from irtool.errors import InputError, UnavailableError
+from irtool.errors import InputError, UsageError
 from irtool.models import checkpoint, registry
 from irtool.models.descriptor import ModelDescriptor
+from irtool.models.ref import ModelRef, open_model
 from irtool.models.registry import ModelEntry, register, register_arch
 
 if TYPE_CHECKING:
@@ -29,11 +31,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ModelDescriptor",
     "ModelEntry",
+    "ModelRef",
     "create",
     "info",
     "list_models",
     "load",
     "load_file",
+    "open_model",
     "register",
     "register_arch",
     "save",
@@ -51,47 +55,29 @@ def list_models() -> list[ModelEntry]:
     return registry.entries()
 
 
-def load(ref: str | Path, *, pretrained: bool = True, offline: bool = False) -> nn.Module:
-    """Load a model by registry name, local weight file or hf:// reference (see the module docstring).
+def load(ref: str | Path | ModelRef, *, pretrained: bool = True, offline: bool = False) -> nn.Module:
+    """Load a torch model by registry name, local weight file or Hub reference (see irtool.models.ref).
 
     A named configuration without weights raises UnavailableError unless `pretrained=False` (random weights).
+    An ONNX graph is not a torch module: `open_model` opens either.
     """
-    ref_str = str(ref)
-    if ref_str.startswith("hf://") or isinstance(ref, Path) or _looks_like_path(ref_str):
-        return load_file(weights_file(ref, offline=offline))
-    entry = registry.get_entry(ref_str)
-    model = create(entry.name)
+    ref = ModelRef.parse(ref)
+    if ref.is_onnx:
+        raise UsageError(f"{ref}: an ONNX graph runs on onnxruntime; open it with irtool.models.open_model")
+    if ref.kind != "name":
+        return load_file(ref.local_file(offline=offline))
+    model = create(ref.text)
     if not pretrained or not any(True for _ in model.parameters()):  # bicubic, identity: nothing to load
         return model.eval()
-    path = weights_file(entry.name, offline=offline)
+    path = ref.local_file(offline=offline)
     _load_weights(model, checkpoint.read(path).state_dict, path)
     return model.eval()
 
 
-def weights_file(ref: str | Path, *, offline: bool = False) -> Path:
+def weights_file(ref: str | Path | ModelRef, *, offline: bool = False) -> Path:
     """The local file that `ref`'s weights come from: the file itself, the Hub cache's copy, or a named model's
     shipped or registered weights (downloaded and checked against the registry's sha256 where it has one)."""
-    ref_str = str(ref)
-    if ref_str.startswith("hf://"):
-        return _resolve_hub(ref_str, offline)
-    if isinstance(ref, Path) or _looks_like_path(ref_str):
-        return Path(ref_str)
-    entry = registry.get_entry(ref_str)
-    weights = entry.weights_ref()
-    if weights is None:
-        raise UnavailableError(
-            f"model {entry.name!r} has no weights in irtool (architecture only); "
-            "pass a weight file instead, e.g. the official .pth, or use it untrained "
-            "(`irtool export NAME --untrained`; `load(NAME, pretrained=False)` in Python)"
-        )
-    if weights.startswith("hf://"):
-        return _resolve_hub(weights, offline, entry.sha256)  # the hub verifies the hash of what it downloads
-    path = Path(weights)
-    if not path.is_file():
-        raise UnavailableError(f"model {entry.name!r}: weight file {path} is missing")
-    if entry.sha256:
-        _verify_sha256(path, entry.sha256)
-    return path
+    return ModelRef.parse(ref).local_file(offline=offline)
 
 
 def load_file(path: str | Path) -> nn.Module:
@@ -117,19 +103,21 @@ def save(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = N
     checkpoint.write(path, model.state_dict(), checkpoint.irtool_metadata(descriptor.to_dict(), metadata))
 
 
-def info(ref: str | Path) -> dict[str, Any]:
+def info(ref: str | Path | ModelRef, *, offline: bool = False) -> dict[str, Any]:
     """What `irtool models info` prints: descriptor, parameter count, where the weights are, file metadata."""
     from irtool.models.profile import count_params
 
-    ref_str = str(ref)
-    if ref_str.startswith("hf://") or isinstance(ref, Path) or _looks_like_path(ref_str):
-        path = _resolve_hub(ref_str, offline=False) if ref_str.startswith("hf://") else Path(ref_str)
+    ref = ModelRef.parse(ref)
+    if ref.is_onnx:
+        raise UsageError(f"{ref}: `models info` reads weight files and registry names, not ONNX graphs")
+    if ref.kind != "name":
+        path = ref.local_file(offline=offline)
         model = load_file(path)
         weights: dict[str, Any] = {"file": str(path)}
         metadata = checkpoint.read_metadata(path)
         description = ""
     else:
-        entry = registry.get_entry(ref_str)
+        entry = registry.get_entry(ref.text)
         model = create(entry.name)
         shipped = entry.weights is None and entry.shipped_file.is_file()
         weights = {
@@ -141,32 +129,13 @@ def info(ref: str | Path) -> dict[str, Any]:
         metadata = checkpoint.read_metadata(entry.shipped_file) if shipped else {}
         description = entry.description
     return {
-        "name": model.descriptor.name or ref_str,
+        "name": model.descriptor.name or ref.label,
         "description": description,
         "descriptor": model.descriptor.to_dict(),
         "params": count_params(model),
         "weights": weights,
         "metadata": {k: v for k, v in metadata.items() if not k.startswith("irtool.")},
     }
-
-
-def _looks_like_path(ref: str) -> bool:
-    return Path(ref).suffix in checkpoint.SUFFIXES or "/" in ref or "\\" in ref or Path(ref).is_file()
-
-
-def _resolve_hub(ref: str, offline: bool, sha256: str | None = None) -> Path:
-    from irtool.hub import resolve_model_file  # only needed for hub references
-
-    return resolve_model_file(ref, offline=offline, sha256=sha256)
-
-
-def _verify_sha256(path: Path, expected: str) -> None:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    if h.hexdigest() != expected.lower():
-        raise UnavailableError(f"{path}: sha256 {h.hexdigest()} does not match the expected {expected}")
 
 
 def _load_weights(model: nn.Module, state_dict: dict, path: Path) -> None:

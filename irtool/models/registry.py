@@ -1,15 +1,17 @@
-"""Two tables: architectures (how to build, describe and recognise a network) and named configurations.
+"""The registry's mechanics: the architecture table and the named configurations, looked up, built and detected.
 
 An *architecture* knows how to turn hyper-parameters into a module (`build`), what a runner must know about the
 result (`describe`), and, optionally, how to recognise its own state_dict and read the hyper-parameters back from
 key names and shapes (`detect`). A *named configuration* is an architecture plus fixed hyper-parameters, descriptor
 fields that the hyper-parameters cannot tell (task, licence), and where its weights live, if anywhere.
 
-Architecture modules register themselves when imported (see `_ARCH_MODULES`), so a new family needs one line there:
+What is registered comes from two tables, loaded on first use (so importing this module stays free of torch):
+`irtool.models.archs.ARCHITECTURES` (the architectures, in detection order) and `irtool.models.configs.CONFIGS`
+(the named configurations, in listing order). Their written order is the registry's order, whatever was imported
+before. `register_arch` / `register` add more at run time (after the tables' entries):
 
-    register_arch("restormer", build=Restormer, describe=describe_restormer, detect=detect_restormer)
-    register("restormer-denoise-gray", arch="restormer", hparams={"in_channels": 1, "out_channels": 1, ...},
-             descriptor={"task": "denoise"}, description="...")
+    register_arch("mynet", build=MyNet, describe=describe_mynet, detect=detect_mynet)
+    register("mynet-small", arch="mynet", hparams={"dim": 32}, descriptor={"task": "denoise"}, description="...")
 
 Weights of a named configuration: `weights=None` means "shipped in irtool/models/weights/<name>.safetensors if that
 file exists"; otherwise a local path or an `hf://owner/repo[@rev]/file.safetensors` reference.
@@ -21,7 +23,7 @@ import difflib
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +34,6 @@ if TYPE_CHECKING:
     from torch import nn
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-
-# Modules that call register_arch / register at import time. Imported on first use of either table, so that
-# importing irtool.models (e.g. from the CLI) stays free of torch.
-_ARCH_MODULES = ("irtool.models.builtin", "irtool.models.restormer", "irtool.models.hiir", "irtool.models.compact")
 
 StateDict = Mapping[str, "torch.Tensor"]
 
@@ -86,11 +84,9 @@ def register_arch(
     describe: Callable[[dict[str, Any]], dict[str, Any]],
     detect: Callable[[StateDict], dict[str, Any] | None] | None = None,
 ) -> Architecture:
-    """Add an architecture. `detect` is tried in registration order when a bare state_dict is loaded."""
-    if name in ARCHS:
-        raise ValueError(f"architecture {name!r} is already registered")
-    ARCHS[name] = arch = Architecture(name, build, describe, detect)
-    return arch
+    """Add an architecture after the table's; `detect` is tried after theirs when a bare state_dict is loaded."""
+    _ensure_loaded()
+    return _add_arch(Architecture(name, build, describe, detect))
 
 
 def register(
@@ -103,26 +99,55 @@ def register(
     sha256: str | None = None,
     description: str = "",
 ) -> ModelEntry:
-    """Add a named configuration of a registered architecture."""
-    if name in MODELS:
-        raise ValueError(f"model {name!r} is already registered")
-    if arch not in ARCHS:
-        raise ValueError(f"model {name!r}: architecture {arch!r} is not registered")
-    entry = ModelEntry(name, arch, dict(hparams or {}), dict(descriptor or {}), weights, sha256, description)
-    MODELS[name] = entry
+    """Add a named configuration of a registered architecture (listed after the table's)."""
+    _ensure_loaded()
+    return _add_model(ModelEntry(name, arch, dict(hparams or {}), dict(descriptor or {}), weights, sha256, description))
+
+
+def _add_arch(arch: Architecture) -> Architecture:
+    if arch.name in ARCHS:
+        raise ValueError(f"architecture {arch.name!r} is already registered")
+    ARCHS[arch.name] = arch
+    return arch
+
+
+def _add_model(entry: ModelEntry) -> ModelEntry:
+    if entry.name in MODELS:
+        raise ValueError(f"model {entry.name!r} is already registered")
+    if entry.arch not in ARCHS:
+        raise ValueError(f"model {entry.name!r}: architecture {entry.arch!r} is not registered")
+    # a copy: table entries share dicts (e.g. a compact configuration and its shipped model)
+    MODELS[entry.name] = entry = replace(entry, hparams=dict(entry.hparams), descriptor=dict(entry.descriptor))
     return entry
 
 
+def _import_arch(name: str, target: str) -> Architecture:
+    """The Architecture object a table entry "package.module:ATTRIBUTE" names."""
+    module, _, attr = target.partition(":")
+    arch = getattr(importlib.import_module(module), attr)
+    if not isinstance(arch, Architecture) or arch.name != name:
+        raise TypeError(f"architecture table: {target} is not the Architecture {name!r}")
+    return arch
+
+
 def _ensure_loaded() -> None:
+    """Register the tables' architectures, then their named configurations, each in written order, once."""
     global _loaded
     if _loaded:
         return
-    for module in _ARCH_MODULES:
-        importlib.import_module(module)
+    from irtool.models.archs import ARCHITECTURES
+    from irtool.models.configs import CONFIGS
+
+    table = [_import_arch(name, target) for name, target in ARCHITECTURES.items()]  # imports torch
     _loaded = True
+    for arch in table:
+        _add_arch(arch)
+    for entry in CONFIGS:
+        _add_model(entry)
 
 
 def archs() -> dict[str, Architecture]:
+    """Every architecture, in detection order: the table's, then those registered at run time."""
     _ensure_loaded()
     return ARCHS
 
@@ -136,7 +161,7 @@ def get_arch(name: str) -> Architecture:
 
 
 def entries() -> list[ModelEntry]:
-    """Every named configuration, in registration order."""
+    """Every named configuration: the table's in written order, then those registered at run time."""
     _ensure_loaded()
     return list(MODELS.values())
 
@@ -171,7 +196,7 @@ def build(arch_name: str, hparams: dict[str, Any], descriptor: dict[str, Any] | 
 
 
 def detect(state_dict: StateDict) -> tuple[str, dict[str, Any]] | None:
-    """The first architecture whose `detect` recognises this state_dict, with the hyper-parameters it read."""
+    """The first architecture (in table order) whose `detect` recognises this state_dict, with the hparams it read."""
     for arch in archs().values():
         if arch.detect is not None and (hparams := arch.detect(state_dict)) is not None:
             return arch.name, hparams

@@ -13,9 +13,12 @@ import os
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from irtool.errors import UsageError
+
+if TYPE_CHECKING:
+    from irtool.data.training import DegradationSpec
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 
@@ -44,6 +47,22 @@ class DataConfig:
     sigma_range: list[float] | None = None
     # JPEG: quality drawn uniformly from [low, high] per image.
     jpeg_quality: list[int] | None = None
+
+    def degradation(self) -> DegradationSpec:
+        """What the data layer needs to make training inputs from clean patches."""
+        from irtool.data.training import DegradationSpec
+
+        return DegradationSpec(
+            task=self.task,
+            scale=self.scale,
+            sigma=self.sigma,
+            sigma_range=tuple(self.sigma_range) if self.sigma_range is not None else None,
+            jpeg_quality=tuple(self.jpeg_quality) if self.jpeg_quality is not None else None,
+        )
+
+    def resolved_roots(self) -> list[Path]:
+        """The image folders, with relative roots read under $IRTOOL_DATA_DIR (see `resolve_root`)."""
+        return [resolve_root(r) for r in self.roots]
 
 
 @dataclass
@@ -341,7 +360,7 @@ def preset_path(name: str) -> Path:
 
 def resolve_root(root: str) -> Path:
     """A dataset root with `${VAR}` and `~` expanded; relative roots are read under $IRTOOL_DATA_DIR."""
-    from irtool.data.benchmarks import data_root
+    from irtool.paths import data_root
 
     path = Path(os.path.expanduser(os.path.expandvars(root)))
     return path if path.is_absolute() else data_root() / path

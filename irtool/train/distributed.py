@@ -7,13 +7,13 @@ Rank 0 alone logs, validates and writes checkpoints.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from irtool.errors import ResourceError, UsageError
+from irtool.launch import launch_env
 
 
 @dataclass(frozen=True)
@@ -55,16 +55,14 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 def setup(device_name: str) -> Context:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1), and pick this rank's device."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_name, local_rank)
-    if world_size > 1 and not torch.distributed.is_initialized():
+    launch = launch_env()
+    device = pick_device(device_name, launch.local_rank)
+    if launch.distributed and not torch.distributed.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        torch.distributed.init_process_group(backend=backend, rank=rank, world_size=world_size)
-    return Context(rank, world_size, local_rank, device)
+        torch.distributed.init_process_group(backend=backend, rank=launch.rank, world_size=launch.world_size)
+    return Context(launch.rank, launch.world_size, launch.local_rank, device)
 
 
 def teardown(ctx: Context) -> None:

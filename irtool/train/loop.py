@@ -224,7 +224,9 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: str | None, repor
         model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg.schedule, cfg.optim.lr))
-    sampler, degrade = training.build(cfg.data, device, seed)
+    sampler, degrade = training.build(
+        cfg.data.resolved_roots(), cfg.data.channels, cfg.data.degradation(), device, seed
+    )
 
     start, best, train_seconds = 0, -math.inf, 0.0
     ckpt_path = None

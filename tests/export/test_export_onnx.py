@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from irtool import models
-from irtool.engine.onnx_runner import OnnxModel
 from irtool.export import ExportFailed, VerificationFailed, export_onnx
 from irtool.export.verify import probe_shapes
 from irtool.models.descriptor import ModelDescriptor
+from irtool.models.onnx import OnnxModel
 from tests.export.conftest import TINY, tiny
 
 

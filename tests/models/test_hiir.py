@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from irtool.models import create, registry
-from irtool.models.attention import GroupAttention, Grouping
-from irtool.models.hiir import HiIRSR, HiIRUNet
+from irtool.models.archs.hiir.attention import GroupAttention, Grouping
+from irtool.models.archs.hiir.sr import HiIRSR
+from irtool.models.archs.hiir.unet import HiIRUNet
 from irtool.models.norms import record_statistics, use_statistics
 
 TINY_SR = {"dim": 12, "depths": (2,), "heads": 2, "window": 4, "dispersion": 2}

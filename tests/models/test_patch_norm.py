@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 import irtool.models
 from irtool.errors import UsageError
-from irtool.models.patch_norm import PatchEmbed, parse_patch_norm
-from irtool.models.restormer import detect
+from irtool.models.archs.restormer.detect import detect
+from irtool.models.layers.patch_norm import PatchEmbed, parse_patch_norm
 
 
 def test_spec_parsing():

@@ -123,7 +123,7 @@ def test_unusable_files_name_the_file_and_the_reason(tmp_path):
     save_file({k: v.contiguous() for k, v in sd.items()}, str(tmp_path / "bad.safetensors"), metadata=header)
     with pytest.raises(InputError, match="bad.safetensors: weights do not fit restormer.*size mismatch"):
         irtool.models.load(tmp_path / "bad.safetensors")
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(UnavailableError, match="no such model file"):
         irtool.models.load(tmp_path / "missing.safetensors")
 
 

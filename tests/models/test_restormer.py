@@ -12,7 +12,9 @@ import torch.nn.functional as F
 
 import irtool.models
 from irtool.models import registry
-from irtool.models.restormer import Attention, FeedForward, detect
+from irtool.models.archs.restormer.detect import detect
+from irtool.models.archs.restormer.network import FeedForward
+from irtool.models.layers.mdta import MDTA
 
 # models.md 1.3: (prefix, blocks, width d, heads h); hid = int(2.66 * d)
 LEVELS = [
@@ -216,7 +218,7 @@ def test_odd_sizes_are_reflect_padded_to_8_and_cropped_back():
 
 def test_mdta_is_channel_attention_with_head_major_groups():
     torch.manual_seed(0)
-    attn = Attention(dim=6, num_heads=2, bias=False)
+    attn = MDTA(dim=6, num_heads=2, bias=False)
     with torch.no_grad():
         attn.temperature.copy_(torch.tensor([0.5, 2.0]).view(2, 1, 1))
         x = torch.randn(1, 6, 4, 5)

@@ -1,4 +1,4 @@
-"""Restormer against a reference that shares no code with `irtool.models.restormer`.
+"""Restormer against a reference that shares no code with `irtool.models.archs.restormer`.
 
 A functional re-statement of the official network, written from the model notes (models.md 1.1) with plain
 `torch.nn.functional` calls on the state_dict tensors: no module of ours is used, so a wrong chunk order, head

@@ -56,3 +56,48 @@ def test_a_short_run_from_the_command_line(capsys, tiny_config, tmp_path):
     assert code == 0, err
     summary = json.loads(out)
     assert summary["steps"] == 2 and (tmp_path / "cli-run" / "last.safetensors").is_file()
+
+
+def test_progress_bar_draws_on_a_terminal_only_and_keeps_notes(monkeypatch):
+    """The CLI's one progress helper: off when quiet or piped (notes still printed unless quiet), bars otherwise."""
+    import io
+
+    from rich.console import Console
+
+    from irtool.cli import _progress
+
+    def console(terminal: bool) -> tuple[Console, io.StringIO]:
+        buf = io.StringIO()
+        return Console(file=buf, force_terminal=terminal, width=100), buf
+
+    piped, piped_buf = console(False)
+    monkeypatch.setattr(_progress, "err", piped)
+    with _progress.ProgressBar(3, description="files") as bar:
+        assert not bar.enabled
+        bar.start_item("a.png", total=None)
+        bar.advance_item(2)
+        bar.update(advance=1, postfix="ok")
+        bar.note("a note")
+    assert piped_buf.getvalue() == "a note\n"
+    with _progress.ProgressBar(3, quiet=True) as bar:
+        bar.note("hidden")
+    assert piped_buf.getvalue() == "a note\n"
+
+    tty, tty_buf = console(True)
+    monkeypatch.setattr(_progress, "err", tty)
+    with _progress.ProgressBar(description="train") as bar:
+        assert bar.enabled
+        bar.reset(10, completed=4)
+        bar.update(5, postfix="1.00 it/s")
+        bar.start_item("big.png", total=None)
+        bar.advance_item(3)
+        bar.start_item("small.png", total=2)
+        bar.advance_item(1)
+        tasks = {t.description: t for t in bar._bar.tasks}
+        assert tasks["train"].completed == 5 and tasks["train"].total == 10
+        assert tasks["train"].fields["postfix"] == "1.00 it/s"
+        assert "big.png" not in tasks and tasks["small.png"].total == 2 and tasks["small.png"].completed == 1
+        bar.end_item()
+        bar.note("val line")
+    assert "val line" in tty_buf.getvalue()
+    bar.update(7)  # after the block: a no-op, not an error

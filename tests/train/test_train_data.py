@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import torch
 
-from irtool.data.training import Degradation, ImageStore, PatchSampler
+from irtool.data.training import Degradation, DegradationSpec, ImageStore, PatchSampler, build
 from irtool.ops.resize import imresize_uint8
 from irtool.train.config import DataConfig
 
@@ -15,7 +18,7 @@ def test_sr_patches_are_the_benchmark_lr_of_their_image_interior():
     rng = np.random.default_rng(0)
     hr = rng.integers(0, 256, (48, 60, 3), dtype=np.uint8)
     whole_lr = imresize_uint8(hr, 1 / 3)
-    degrade = Degradation(DataConfig(task="sr", roots=["x"], scale=3), torch.device("cpu"), seed=0)
+    degrade = Degradation(DegradationSpec("sr", scale=3), torch.device("cpu"), seed=0)
     m = degrade.margin
     top, left, patch = 12, 18, 18  # multiples of the scale, so the LR grids line up
     crop = torch.from_numpy(hr[top - m : top + patch + m, left - m : left + patch + m]).permute(2, 0, 1)[None]
@@ -52,17 +55,40 @@ def test_paired_inputs_are_cropped_with_their_targets_and_jpeg_is_made_on_the_fl
     t, x = PatchSampler(store, seed=0).draw(3, 8)
     assert torch.equal(t, x)  # same crop and same flip/rotation
     smooth = torch.nn.functional.interpolate(torch.rand(2, 3, 4, 4), size=(16, 16), mode="bilinear")
-    cfg = DataConfig(task="jpeg", roots=["x"], jpeg_quality=[10, 20])
-    degraded, same = Degradation(cfg, torch.device("cpu"), seed=0)(smooth)
+    spec = DataConfig(task="jpeg", roots=["x"], jpeg_quality=[10, 20]).degradation()
+    degraded, same = Degradation(spec, torch.device("cpu"), seed=0)(smooth)
     assert same is smooth and degraded.shape == smooth.shape and not torch.equal(degraded, smooth)
     assert torch.equal(degraded * 255, (degraded * 255).round())  # decoded JPEG: uint8 levels
 
 
 def test_blind_noise_levels_are_drawn_per_image():
-    cfg = DataConfig(task="denoise", roots=["x"], sigma_range=[0, 50])
+    spec = DataConfig(task="denoise", roots=["x"], sigma_range=[0, 50]).degradation()
     target = torch.full((64, 1, 32, 32), 0.5)
-    noisy, _ = Degradation(cfg, torch.device("cpu"), seed=0)(target)
+    noisy, _ = Degradation(spec, torch.device("cpu"), seed=0)(target)
     sigmas = (noisy - target).std(dim=(1, 2, 3)) * 255
     assert sigmas.min() < 10 and sigmas.max() > 40  # spread over the range
-    fixed, _ = Degradation(DataConfig(task="denoise", roots=["x"], sigma=25), torch.device("cpu"), seed=0)(target)
+    fixed, _ = Degradation(DegradationSpec("denoise", sigma=25), torch.device("cpu"), seed=0)(target)
     assert abs(float((fixed - target).std()) * 255 - 25) < 0.5
+
+
+def test_a_data_config_becomes_the_data_layers_own_spec_and_roots(monkeypatch, tmp_path):
+    monkeypatch.setenv("IRTOOL_DATA_DIR", str(tmp_path))
+    cfg = DataConfig(task="denoise", roots=["imgs", str(tmp_path / "abs")], channels=1, sigma_range=[5, 50])
+    assert cfg.degradation() == DegradationSpec("denoise", scale=1, sigma=None, sigma_range=(5, 50))
+    assert cfg.resolved_roots() == [tmp_path / "imgs", tmp_path / "abs"]
+    (tmp_path / "imgs").mkdir()
+    from irtool.io.images import write_image
+
+    write_image(tmp_path / "imgs" / "a.png", np.full((12, 10, 3), 200, np.uint8))
+    sampler, degrade = build(cfg.resolved_roots()[:1], cfg.channels, cfg.degradation(), torch.device("cpu"), 0)
+    assert sampler.store.targets[0].shape == (12, 10, 1) and degrade.margin == 0
+
+
+def test_the_data_layer_does_not_import_the_trainer():
+    """irtool.train builds on irtool.data; the other way round would be an import cycle."""
+    code = (
+        "import sys, irtool.data.training, irtool.data.benchmarks\n"
+        "print(sorted(m for m in sys.modules if m.startswith('irtool.train')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

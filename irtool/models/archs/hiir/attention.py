@@ -1,16 +1,24 @@
-"""Grouped self-attention for Hi-IR: the two token groupings (L1 windows, L2 dispersed lattices) and the attention.
+"""Hi-IR's attention: the token groupings of the L1 and L2 levels, the attention inside a group, and L3.
 
 Feature maps are channels-last `(B, H, W, C)`. A *grouping* turns a map into `(B * groups, N, C)` token groups and
 back; attention runs independently inside each group, so a batch of tiles is just a bigger batch.
 
-L1 (local): non-overlapping `p x p` windows, no shift.
+L1 (local): self-attention in non-overlapping `p x p` windows, with no shift.
 
-L2 (regional, dispersed): a region of `P x P` L1 windows (side `P*p`). Each group takes one `c x c` cell at the same
-offset inside every window of the region, so its `P^2 * c^2` tokens are spread over the whole region on a lattice of
-stride `p`. With `c = 1` (the default) this is a dilated grid bounded by the region; `c = p` degenerates to a plain
-`P*p` window. The permutation is a reshape + permute, so it is exactly invertible.
+L2 (regional, dispersed): a region of `P x P` L1 windows (side `P*p`, `P` = `dispersion`). Each group takes one
+`c x c` cell (`cell`) at the same offset inside every window of the region, so its `P^2 * c^2` tokens are spread over
+the whole region on a lattice of stride `p`. After an L1 then an L2 layer every pixel has a path from every pixel of
+its region. With `c = 1` (the default) this is a dilated grid bounded by the region, the lattice from the authors'
+rebuttal; `c = p` degenerates to a plain `P*p` window. The permutation is a reshape + permute, so it is exactly
+invertible.
 
 Both groupings pad the map (edge replication) to their own multiple when needed and crop back, so any H, W works.
+
+Attention: scaled dot-product by default (the paper's scaling advice), `attn_type="cosine"` as an option; a learned
+relative position bias per head, indexed by relative offsets (L2's on the lattice: window offset x in-cell offset,
+so the checkpoint's table shape tells the dispersion and cell back).
+
+L3 (image level): `ChannelAttention`, Restormer's MDTA over the whole map, for `l3="channel"` (see `blocks`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+from irtool.models.layers.mdta import transposed_attention
+from irtool.models.layers.padding import pad_to_multiple
 
 AttnType = Literal["dot", "cosine"]
 
@@ -117,17 +128,6 @@ class Grouping:
         return index
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Edge-replicate a (B, H, W, C) map on the bottom/right up to a multiple of `multiple`."""
-    h, w = x.shape[1:3]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not (ph or pw):
-        return x
-    # Replicate padding is defined on the trailing two axes of an NCHW tensor.
-    x = F.pad(x.permute(0, 3, 1, 2), (0, pw, 0, ph), mode="replicate")
-    return x.permute(0, 2, 3, 1)
-
-
 class GroupAttention(nn.Module):
     """Multi-head self-attention inside the groups of one `Grouping`, with a learned relative position bias.
 
@@ -161,7 +161,7 @@ class GroupAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, H, W, C)."""
         h, w = x.shape[1:3]
-        xp = pad_to_multiple(x, self.grouping.multiple)
+        xp = pad_to_multiple(x, self.grouping.multiple, channels_last=True)
         tokens = self.grouping.split(xp)
         q, k, v = rearrange(self.qkv(tokens), "g n (three h d) -> three g h n d", three=3, h=self.heads)
         # A 4-D mask (1, heads, N, N) keeps SDPA on its fused CPU kernel; a 3-D one falls back to the slow math path.
@@ -181,6 +181,8 @@ class ChannelAttention(nn.Module):
     """Transposed (channel x channel) attention over the whole map, as Restormer's MDTA: a cheap image-level flow.
 
     Cost is linear in the pixel count. Its statistics span the image, so tiles do not reproduce the whole image.
+    The same arithmetic as `layers.mdta.MDTA` on a channels-last map, with bias and the child names Hi-IR
+    checkpoints have (`qkv_dw`, `proj`).
     """
 
     def __init__(self, dim: int, heads: int):
@@ -193,10 +195,5 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, H, W, C)."""
-        b, h, w, _ = x.shape
         qkv = self.qkv_dw(self.qkv(x.permute(0, 3, 1, 2)))
-        q, k, v = rearrange(qkv, "b (three h d) y x -> three b h d (y x)", three=3, h=self.heads)
-        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-        attn = torch.softmax(q @ k.transpose(-2, -1) * self.temperature, dim=-1)
-        out = rearrange(attn @ v, "b h d (y x) -> b (h d) y x", y=h, x=w)
-        return self.proj(out).permute(0, 2, 3, 1)
+        return self.proj(transposed_attention(qkv, self.heads, self.temperature)).permute(0, 2, 3, 1)
