@@ -2,9 +2,9 @@
 
 Runs the real trainer (`irtool.train.loop.train`) for a few steps of each preset at its own patch and batch size,
 on the CPU and, when present, on CUDA, and reports images/s and it/s of the steady-state window (the first steps,
-which pay for start-up, are left out). Then prints what each shipped model's weights say about their training,
-summed over every stage (a fine-tuned model's header lists the runs behind its starting weights): steps, minutes of
-optimiser steps, devices, CPU and GPU minutes.
+which pay for start-up, are left out), and the images/s of the data path alone (patches and degradations). Then
+prints what each shipped model's weights say about their training, summed over every stage (a fine-tuned model's
+header lists the runs behind its starting weights): steps, minutes of optimiser steps, devices, CPU and GPU minutes.
 
     IRTOOL_DATA_DIR=../shared/datasets python benchmarks/train_speed.py [--presets sr-x4 denoise] [--steps 12]
     [--threads 2]
@@ -47,6 +47,7 @@ def measure(preset: str, device: str, steps: int, threads: int | None) -> dict:
     steady = records[-1]  # the second half of the steps
     patch, batch = patch_and_batch(0, cfg.data, cfg.progressive)
     return {
+        "data_images_per_s": round(data_rate(cfg, device, patch, batch, steps), 1),
         "preset": preset,
         "device": device,
         "threads": torch.get_num_threads() if device == "cpu" else None,
@@ -55,6 +56,32 @@ def measure(preset: str, device: str, steps: int, threads: int | None) -> dict:
         "images_per_s": round(steady["images_per_s"], 2),
         "it_per_s": round(steady["it_per_s"], 3),
     }
+
+
+def data_rate(cfg, device: str, patch: int, batch: int, steps: int) -> float:
+    """Images/s of the data path alone (patches cut and degraded on the device), apart from the model."""
+    import time
+
+    import torch
+
+    from irtool.data import training
+
+    dev = torch.device(device)
+    sampler, degrade = training.build(cfg.data.resolved_roots(), cfg.data.channels, cfg.data.degradation(), dev, 0)
+
+    def one() -> None:
+        target, given = sampler.draw(batch, patch + 2 * degrade.margin)
+        degrade(target.float().div_(255), given)
+
+    one()  # warm-up
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        one()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch / (time.perf_counter() - started)
 
 
 def shipped_training() -> list[dict]:
@@ -110,11 +137,12 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = [measure(p, d, args.steps, args.threads) for p in args.presets for d in devices]
     if rows:  # `--presets` with no names: only the table of the shipped weights
-        print(f"{'preset':10} {'device':6} {'threads':>7} {'patch':>5} {'batch':>5} {'img/s':>8} {'it/s':>7}")
+        header = f"{'preset':10} {'device':6} {'threads':>7} {'patch':>5} {'batch':>5} {'img/s':>8} {'it/s':>7}"
+        print(header + f" {'data img/s':>10}")
         for r in rows:
             print(
                 f"{r['preset']:10} {r['device']:6} {r['threads'] or '-':>7} {r['patch']:>5} {r['batch']:>5} "
-                f"{r['images_per_s']:>8.2f} {r['it_per_s']:>7.3f}"
+                f"{r['images_per_s']:>8.2f} {r['it_per_s']:>7.3f} {r['data_images_per_s']:>10.1f}"
             )
         print()
     print(f"{'model':8} {'stages':>6} {'steps':>7} {'device':6} {'minutes':>8} {'CPU-min':>8} {'GPU-min':>8}")

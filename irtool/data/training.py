@@ -1,12 +1,13 @@
 """Training data: clean images decoded once into memory, random patches, and degradations made per batch.
 
 Split in two on purpose:
-- `PatchSampler` (CPU, numpy) picks images, crop offsets and one of the 8 flips/rotations, all from one seeded
-  `torch.Generator`, so its whole state is one tensor that a checkpoint can store and restore exactly.
+- `PatchSampler` (on the training device) picks images, crop offsets and one of the 8 flips/rotations for a whole
+  batch and cuts it in one gather, all from one seeded `torch.Generator`, so its whole state is one tensor that a
+  checkpoint can store and restore exactly.
 - `Degradation` runs on the training device with the ops of `irtool.ops.degrade`: MATLAB-bicubic downscaling (the
   same kernel, and the same rounding to uint8 after each pass, as the benchmark LR files), Gaussian noise, JPEG (the
   one that needs an encoder, on the CPU).
-Images stay uint8 in memory (T91 + BSD200 is about 100 MB) and move to the device as uint8 patches.
+Images stay uint8, uploaded to the device once (T91 + BSD200 is about 100 MB).
 
 For SR the sampler crops `Degradation.margin` extra target pixels on every side and the degradation cuts them off
 after downscaling: the bicubic kernel reaches 2 LR pixels past a patch's edge, so without the margin about a quarter
@@ -51,8 +52,8 @@ def _to_channels(pixels: np.ndarray, channels: int, path: Path) -> np.ndarray:
     if pixels.dtype != np.uint8:
         raise InputError(f"{path}: training images must be 8 or 16 bit, got {pixels.dtype}")
     c = pixels.shape[2]
-    if c == 4:
-        pixels = pixels[..., :3]
+    if c in (2, 4):  # grey + alpha, RGBA: alpha is not trained on
+        pixels = pixels[..., :-1]
     if channels == 3 and pixels.shape[2] == 1:
         return np.repeat(pixels, 3, axis=2)
     if channels == 1 and pixels.shape[2] == 3:
@@ -107,52 +108,96 @@ class ImageStore:
         return len(self.targets)
 
 
-def _pad_to(img: np.ndarray, size: int) -> np.ndarray:
-    """Reflect-pad bottom/right so that both sides are at least `size` (as Restormer's loader does)."""
-    ph, pw = max(0, size - img.shape[0]), max(0, size - img.shape[1])
-    if ph == 0 and pw == 0:
-        return img
-    return np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(img.shape[:2]) > 1 else "edge")
+def _reflect(index: torch.Tensor, length: torch.Tensor, edge: torch.Tensor) -> torch.Tensor:
+    """Coordinates past the end of an axis brought back into it as np.pad pads bottom/right: mirrored ("reflect",
+    the edge pixel not repeated), or the edge repeated where the image is one pixel thin ("edge"); clamped where one
+    mirror is not enough."""
+    import torch
+
+    mirrored = torch.where((index < length) | edge, index, 2 * (length - 1) - index)
+    return torch.minimum(mirrored.clamp_min(0), length - 1)
 
 
-def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
-    """One of the 8 rotations/flips of a square: k in 0..7."""
-    if k >= 4:
-        img = img[:, ::-1]
-    return np.rot90(img, k % 4)
+class _Packed:
+    """Images of different sizes in one flat uint8 tensor on the device, with each one's offset, height and width."""
+
+    def __init__(self, images: list[np.ndarray], device: torch.device):
+        import torch
+
+        self.channels = images[0].shape[2]
+        sizes = [img.shape[0] * img.shape[1] * self.channels for img in images]
+        self.flat = torch.from_numpy(np.concatenate([img.reshape(-1) for img in images])).to(device)
+        self.offset = torch.tensor(np.cumsum([0, *sizes[:-1]]), dtype=torch.int64, device=device)
+        self.height = torch.tensor([img.shape[0] for img in images], dtype=torch.int64, device=device)
+        self.width = torch.tensor([img.shape[1] for img in images], dtype=torch.int64, device=device)
+
+    def gather(self, which: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """(B,) image indices, (B, P, P) source rows and columns -> (B, C, P, P) uint8."""
+        import torch
+
+        c = torch.arange(self.channels, device=self.flat.device)
+        pixel = (rows * self.width[which, None, None] + cols) * self.channels
+        index = self.offset[which, None, None, None] + pixel[..., None] + c
+        return self.flat[index].permute(0, 3, 1, 2).contiguous()
 
 
 class PatchSampler:
-    """Random patches from an ImageStore; all randomness from one generator (seed it per process rank)."""
+    """Random patches from an ImageStore, cut for a whole batch at once on the training device.
 
-    def __init__(self, store: ImageStore, seed: int):
+    The images are uploaded once as uint8 (T91 + BSD200 is about 100 MB); a batch is one gather whose index already
+    holds each patch's crop offset, one of the 8 flips/rotations, and the bottom/right reflection that pads an image
+    smaller than the patch (as Restormer's loader does). No per-patch Python work and no host-to-device copy per
+    step, so the sampler keeps up with a GPU; all randomness comes from one generator on that device, whose state a
+    checkpoint stores and restores exactly.
+    """
+
+    def __init__(self, store: ImageStore, seed: int, device: torch.device | str = "cpu"):
         import torch
 
         self.store = store
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def _randint(self, high: int) -> int:
-        import torch
-
-        return int(torch.randint(high, (1,), generator=self.generator))
+        self.device = torch.device(device)
+        self.generator = torch.Generator(self.device).manual_seed(seed)
+        self._targets = _Packed(store.targets, self.device)
+        self._inputs = _Packed(store.inputs, self.device) if store.inputs is not None else None
 
     def draw(self, batch: int, patch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Targets (B, C, P, P) uint8, and the inputs for paired data (else None)."""
+        """Targets (B, C, P, P) uint8 on the sampler's device, and the inputs for paired data (else None)."""
+        return self.cut(*self.choose(batch, patch), patch)
+
+    def choose(self, batch: int, patch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, top, left, flip/rotation 0..7) of each patch of a batch, each a (B,) tensor on the device."""
         import torch
 
-        targets, inputs = [], []
-        for _ in range(batch):
-            i = self._randint(len(self.store))
-            target = _pad_to(self.store.targets[i], patch)
-            top = self._randint(target.shape[0] - patch + 1)
-            left = self._randint(target.shape[1] - patch + 1)
-            k = self._randint(8)
-            targets.append(_dihedral(target[top : top + patch, left : left + patch], k))
-            if self.store.inputs is not None:
-                source = _pad_to(self.store.inputs[i], patch)
-                inputs.append(_dihedral(source[top : top + patch, left : left + patch], k))
-        to_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-        return to_tensor(targets), (to_tensor(inputs) if inputs else None)
+        packed, g, dev = self._targets, self.generator, self.device
+        which = torch.randint(len(self.store), (batch,), generator=g, device=dev)
+        # An image smaller than the patch is padded to it: its only crop starts at 0.
+        top = (torch.rand(batch, generator=g, device=dev) * ((packed.height[which] - patch).clamp_min(0) + 1)).long()
+        left = (torch.rand(batch, generator=g, device=dev) * ((packed.width[which] - patch).clamp_min(0) + 1)).long()
+        return which, top, left, torch.randint(8, (batch,), generator=g, device=dev)
+
+    def cut(
+        self, which: torch.Tensor, top: torch.Tensor, left: torch.Tensor, k: torch.Tensor, patch: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The patches `choose` picked, as one gather (see the class docstring)."""
+        import torch
+
+        packed, dev = self._targets, self.device
+        height, width = packed.height[which], packed.width[which]
+        k = k[:, None, None]
+        y = torch.arange(patch, device=dev)[None, :, None]
+        x = torch.arange(patch, device=dev)[None, None, :]
+        last = patch - 1
+        # Output pixel (y, x) of rot90(flip?(crop), k % 4) comes from crop pixel (u, v).
+        quarter = k % 4
+        u = torch.where(quarter == 0, y, torch.where(quarter == 1, x, torch.where(quarter == 2, last - y, last - x)))
+        v = torch.where(quarter == 0, x, torch.where(quarter == 1, last - y, torch.where(quarter == 2, last - x, y)))
+        v = torch.where(k >= 4, last - v, v)
+        edge = (torch.minimum(height, width) == 1)[:, None, None]
+        rows = _reflect(top[:, None, None] + u, height[:, None, None], edge)
+        cols = _reflect(left[:, None, None] + v, width[:, None, None], edge)
+        targets = packed.gather(which, rows, cols)
+        inputs = self._inputs.gather(which, rows, cols) if self._inputs is not None else None
+        return targets, inputs
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
@@ -214,4 +259,4 @@ def build(
 ) -> tuple[PatchSampler, Degradation]:
     """The sampler over the images in `roots` (folders, already resolved) and the degradation `spec` describes."""
     store = ImageStore.from_folders(list(roots), channels, paired=spec.task == "paired")
-    return PatchSampler(store, seed), Degradation(spec, device, seed + 1)
+    return PatchSampler(store, seed, device), Degradation(spec, device, seed + 1)

@@ -32,6 +32,7 @@ from irtool.errors import InputError, UsageError
 from irtool.train import checkpoint, distributed
 from irtool.train.config import TrainConfig
 from irtool.train.ema import EMA
+from irtool.train.optim import adamw, make_loss, step_unless
 from irtool.train.schedule import lr_factor, patch_and_batch
 
 # Non-finite losses are skipped; this many in a row means the run has diverged.
@@ -114,13 +115,6 @@ def lineage(init: str | None) -> list[dict[str, Any]]:
         "processes": int(meta.get("irtool.train.processes", "1")),
     }
     return [*json.loads(meta.get("irtool.train.lineage", "[]")), stage]
-
-
-def make_loss(cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if cfg.optim.loss == "l1":
-        return nn.functional.l1_loss
-    eps2 = cfg.optim.charbonnier_eps**2
-    return lambda pred, target: torch.sqrt((pred - target).pow(2) + eps2).mean()
 
 
 def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
@@ -220,9 +214,7 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: str | None, repor
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     ema = EMA(model, cfg.optim.ema_decay) if cfg.optim.ema_decay is not None else None
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
-    )
+    optimizer = adamw(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg.schedule, cfg.optim.lr))
     sampler, degrade = training.build(
         cfg.data.resolved_roots(), cfg.data.channels, cfg.data.degradation(), device, seed
@@ -290,15 +282,15 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: str | None, repor
 
     report("start", {"start": start, "total": total, "run_dir": str(run_dir), "world_size": ctx.world_size})
     net.train()
-    bad_steps = 0
+    # Read on the host at log steps only: a per-step .item() would stall a GPU's queue every step.
+    zero = lambda: torch.zeros((), device=device)  # noqa: E731
+    bad_run, worst_run, loss_sum, loss_steps = zero(), zero(), zero(), zero()
     window_images, window_start = 0, time.perf_counter()
     last_log: StepLog | None = None
     for step in range(start, total):
-        t0 = time.perf_counter()
         patch, batch = patch_and_batch(step, cfg.data, cfg.progressive)
-        target_u8, input_u8 = sampler.draw(batch, patch + 2 * degrade.margin)
-        target = target_u8.to(device, non_blocking=True).float().div_(255)
-        inputs, target = degrade(target, input_u8)
+        target_u8, input_u8 = sampler.draw(batch, patch + 2 * degrade.margin)  # on the device already
+        inputs, target = degrade(target_u8.float().div_(255), input_u8)
         if cfg.run.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
@@ -306,31 +298,31 @@ def _train(cfg: TrainConfig, ctx: distributed.Context, resume: str | None, repor
         loss = loss_fn(pred.float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        loss_value = float(loss.detach())
         # The gradient norm is the same on every rank after DDP's all-reduce, so all ranks skip a bad step together.
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip_norm or math.inf)
-        if not math.isfinite(float(grad_norm)):
-            bad_steps += 1
-            if bad_steps >= MAX_BAD_STEPS:
-                raise RuntimeError(f"training diverged: {bad_steps} non-finite gradients in a row at step {step + 1}")
-            scheduler.step()
-            continue
-        bad_steps = 0
+        bad = (~torch.isfinite(grad_norm)).float()
         lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
+        step_unless(optimizer, bad)
         scheduler.step()
         if ema is not None:
-            ema.update(model)
+            ema.update(model)  # after a skipped step it averages in unchanged weights
+        bad_run = (bad_run + 1) * bad
+        worst_run = torch.maximum(worst_run, bad_run)
+        loss_sum += torch.where(bad > 0, 0.0, loss.detach().float())
+        loss_steps += 1 - bad
         done = step + 1
-        train_seconds += time.perf_counter() - t0
         window_images += batch * ctx.world_size
 
         if done % cfg.run.log_every == 0 or done == total:
-            mean_loss = distributed.mean(loss_value, ctx)
+            if float(worst_run) >= MAX_BAD_STEPS:  # the one host sync of a log window
+                raise RuntimeError(f"training diverged: {MAX_BAD_STEPS}+ non-finite gradients in a row by step {done}")
+            mean_loss = distributed.mean(float(loss_sum / loss_steps.clamp_min(1)), ctx)
             elapsed = time.perf_counter() - window_start
+            train_seconds += elapsed
             images_per_s = window_images / max(elapsed, 1e-9)
             last_log = StepLog(done, mean_loss, lr, patch, batch, images_per_s, images_per_s / (batch * ctx.world_size))
             window_images, window_start = 0, time.perf_counter()
+            worst_run.zero_(), loss_sum.zero_(), loss_steps.zero_()
             record = {**last_log.__dict__, "train_seconds": round(train_seconds, 2)}
             logger.write(record)
             report("step", record)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from irtool.data.training import Degradation, DegradationSpec, ImageStore, PatchSampler, build
@@ -47,6 +48,31 @@ def test_sampler_is_reproducible_and_restorable():
     nxt = a.draw(3, 8)[0]
     a.load_state_dict(state)
     assert torch.equal(a.draw(3, 8)[0], nxt)
+
+
+def _numpy_patch(img: np.ndarray, top: int, left: int, k: int, patch: int) -> np.ndarray:
+    """The sampler's contract, one patch at a time in NumPy: pad bottom/right to the patch (reflect; edge for a
+    one-pixel-thin image), crop, mirror for k >= 4, rotate by k % 4 quarter turns."""
+    ph, pw = max(0, patch - img.shape[0]), max(0, patch - img.shape[1])
+    img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(img.shape[:2]) > 1 else "edge")
+    crop = img[top : top + patch, left : left + patch]
+    return np.rot90(crop[:, ::-1] if k >= 4 else crop, k % 4)
+
+
+@pytest.mark.parametrize("patch", [4, 8, 16])
+def test_one_gather_cuts_what_crops_flips_and_pads_one_by_one_would(patch):
+    """The batched cut (one gather on the device) equals per-patch NumPy crops, for all 8 flips/rotations and for
+    images smaller than the patch."""
+    rng = np.random.default_rng(1)
+    sizes = [(20, 30, 3), (9, 12, 3), (1, 5, 3)]
+    store = ImageStore([rng.integers(0, 256, size, dtype=np.uint8) for size in sizes])
+    sampler = PatchSampler(store, seed=3)
+    which, top, left, k = sampler.choose(96, patch)
+    assert set(k.tolist()) == set(range(8))
+    got, _ = sampler.cut(which, top, left, k, patch)
+    for b in range(96):
+        want = _numpy_patch(store.targets[int(which[b])], int(top[b]), int(left[b]), int(k[b]), patch)
+        assert np.array_equal(got[b].permute(1, 2, 0).numpy(), want), b
 
 
 def test_paired_inputs_are_cropped_with_their_targets_and_jpeg_is_made_on_the_fly():
