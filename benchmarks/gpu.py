@@ -5,12 +5,12 @@
 
 Rows (frames per second; each number is the median of timed repetitions after warm-up, with the device
 synchronised before the clock is read):
-- bare model: `model(x)` on a device-resident tensor at each precision (fp32, fp16/bf16 autocast), and fp16 with
-  torch.compile (its one-off compile time is printed beside it);
-- engine: `Runner.restore` on a host float image (what `irtool restore` does per frame), whole frame (tile 0) and the
-  automatic tile;
+- bare model: `model(x)` on a device-resident tensor at each precision (fp32, fp16/bf16 autocast), and for the
+  first model fp16 with torch.compile (its one-off compile time is printed beside it);
+- engine float: `Runner.restore` on a host float image (the tiled path), whole frame (tile 0) and the automatic tile;
+- engine uint8: `Runner.restore_uint8`, whole frames up and down in 8 bits, one and four frames a pass;
 - video: `irtool restore clip.mp4 -o out.mp4` end to end (decode + restore + encode), with the encoder it used;
-- trainer: images/s and it/s of `irtool.train` at the `sr-x4` preset's patch for a few batch sizes, and the data
+- trainer: images/s and it/s of `irtool.train` at the `sr-x4` preset's patch at batch 64 and 256, and the data
   path alone (patches cut and degraded on the device);
 - peak memory of each row (torch.cuda.max_memory_allocated; host runs print "-").
 Prints a Markdown table and, with --json, writes the rows. Asserts nothing.
@@ -63,7 +63,9 @@ def _fps(fn, device: torch.device, reps: int) -> float:
     return 1.0 / statistics.median(times)
 
 
-def bare_and_engine(name: str, size: tuple[int, int], device: torch.device, reps: int, precisions: list[str]) -> list:
+def bare_and_engine(
+    name: str, size: tuple[int, int], device: torch.device, reps: int, precisions: list[str], compile_it: bool
+) -> list:
     from irtool import models
     from irtool.engine import make_runner
 
@@ -81,7 +83,7 @@ def bare_and_engine(name: str, size: tuple[int, int], device: torch.device, reps
 
         _reset_peak(device)
         rows.append((f"{name} bare", precision, f"{h}x{w}", _fps(bare, device, reps), _peak_mb(device)))
-    if device.type == "cuda":  # compile pays off on a GPU only; its cost is stated, not hidden in the fps
+    if device.type == "cuda" and compile_it:  # pays off on a GPU only; its cost is stated, not hidden in the fps
         compiled = torch.compile(model.to(device).eval())
         started = time.perf_counter()
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
@@ -96,17 +98,30 @@ def bare_and_engine(name: str, size: tuple[int, int], device: torch.device, reps
         label = f"{name} bare, compiled ({compile_s:.0f} s to compile)"
         rows.append((label, "fp16", f"{h}x{w}", _fps(bare_compiled, device, reps), _peak_mb(device)))
     host = np.random.default_rng(0).random((model.descriptor.in_channels, h, w), dtype=np.float32)
+    frames = (host.transpose(1, 2, 0)[None] * 255).astype(np.uint8)
+    engine_reps = max(2, reps // 4)
     for precision in precisions:
         for tile in (0, None):
             runner = make_runner(model, device=str(device), precision=precision, tile=tile)
             _reset_peak(device)
-            fps = _fps(lambda runner=runner: runner.restore(host), device, reps)
-            rows.append((f"{name} engine, tile {runner.tile_label}", precision, f"{h}x{w}", fps, _peak_mb(device)))
+            fps = _fps(lambda runner=runner: runner.restore(host), device, engine_reps)
+            rows.append(
+                (f"{name} engine float, tile {runner.tile_label}", precision, f"{h}x{w}", fps, _peak_mb(device))
+            )
+        runner = make_runner(model, device=str(device), precision=precision, tile=0)
+        for batch in (1, 4):  # whole frames in 8 bits through the device (Runner.restore_uint8), as video would
+            many = np.repeat(frames, batch, axis=0)
+            _reset_peak(device)
+            fps = batch * _fps(lambda runner=runner, many=many: runner.restore_uint8(many), device, engine_reps)
+            rows.append((f"{name} engine uint8, {batch} frame(s) a pass", precision, f"{h}x{w}", fps, _peak_mb(device)))
     return rows
 
 
 def video(device: torch.device, size: tuple[int, int], frames: int) -> tuple:
-    from tests.test_video import make_video
+    try:
+        from tests.test_video import make_video
+    except ImportError as e:  # PyAV is an extra
+        return ("video sr-x4 end to end", "-", f"{size[0]}x{size[1]}", float("nan"), f"skipped: {e}")
 
     with tempfile.TemporaryDirectory() as tmp:
         clip, out = Path(tmp) / "clip.mp4", Path(tmp) / "out.mp4"
@@ -160,14 +175,15 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     sizes = QUICK if args.quick else FULL
-    reps = 3 if args.quick else 20
+    reps = 3 if args.quick else 12
     precisions = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else [])
     started = time.perf_counter()
     rows = []
-    for name, size in sizes.items():
-        rows += bare_and_engine(name, size, device, reps, precisions)
+    for i, (name, size) in enumerate(sizes.items()):
+        rows += bare_and_engine(name, size, device, reps, precisions, compile_it=i == 0)
+        print(f"  {name} done at {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     rows.append(video(device, sizes["sr-x4"], 8 if args.quick else 120))
-    rows += trainer(device, [4] if args.quick else [64, 256, 1024], 6 if args.quick else 60)
+    rows += trainer(device, [4] if args.quick else [64, 256], 6 if args.quick else 40)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"\n### irtool on {where} (torch {torch.__version__}), {time.perf_counter() - started:.0f} s\n")
     print("| what | precision | size | fps or images/s | peak MB |\n|---|---|---|---|---|")

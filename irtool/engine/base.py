@@ -3,6 +3,7 @@
     runner = make_runner(model, device=..., precision=..., tile=..., tta=...)
     runner.restore(chw_float)                              an image in memory
     runner.restore_tiles(read, height, width, write)       an image the caller reads and writes region by region
+    runner.plan(height, width)                             the tiles such an image is cut into (progress totals)
 
 `ImageRunner` owns everything that does not depend on the model's runtime: the tiling options and their checks,
 the tile loop (plan -> tiles -> blend -> rows, irtool.engine.tiling), the x8 self-ensemble and the counters a summary
@@ -98,16 +99,19 @@ class ImageRunner:
         write: WriteFn,
         *,
         on_tiles: Callable[[int], None] | None = None,
+        on_plan: Callable[[TilePlan], None] | None = None,
     ) -> TilePlan:
         """Restore an image read region by region and written row by row (see irtool.engine.tiling).
 
-        When the runtime recovers from a failure (`_recover`: out of memory -> smaller tiles), the image starts again.
+        When the runtime recovers from a failure (`_recover`: out of memory -> smaller tiles), the image starts again
+        with a new plan. `on_plan` hears of every plan before its first tile, so progress can restart its count.
         """
         d = self.descriptor
         forward = self_ensemble(self._forward) if self.tta else self._forward
         while True:
-            limit = self._tile_limit()
-            plan = plan_tiles(height, width, tile=limit, overlap=self.overlap, scale=d.scale, multiple=d.size_multiple)
+            plan = self.plan(height, width)
+            if on_plan is not None:
+                on_plan(plan)
             try:
                 with self._tiling(plan, read):
                     run_tiled(
@@ -126,6 +130,16 @@ class ImageRunner:
                     raise
             # Outside the except block: the traceback no longer pins the failed pass's tensors.
             self._recover(plan)
+
+    def plan(self, height: int, width: int) -> TilePlan:
+        """The tiles an image of this size would be cut into now (`restore_tiles` runs this plan).
+
+        The first call may settle the automatic tile size (the torch runner probes free GPU memory); after an out of
+        memory back-off the plan has smaller tiles.
+        """
+        d = self.descriptor
+        limit = self._tile_limit()
+        return plan_tiles(height, width, tile=limit, overlap=self.overlap, scale=d.scale, multiple=d.size_multiple)
 
     @property
     def tile_label(self) -> str:

@@ -82,6 +82,36 @@ class Runner(ImageRunner):
             model = torch.compile(model)
         self.model = model
 
+    def restore_uint8(self, frames: np.ndarray) -> np.ndarray | None:
+        """(B, H, W, C) uint8 frames -> (B, H*s, W*s, C_out) uint8, whole frames in one pass on the device.
+
+        One transfer each way and in 8 bits: conversion to floats, the model and the rounding back (half up, as
+        irtool.io.images.from_float32, so the pixels equal the tiled path's) all run where the model runs, and the host
+        waits once per batch, not once per tile. None when the frames need tiles (larger than the tile limit, or out
+        of memory at this size) or the self-ensemble: the caller then takes the tiled path.
+        """
+        d = self.descriptor
+        b, h, w, c = frames.shape
+        if self.tta or c != d.in_channels or frames.dtype != np.uint8 or self.plan(h, w).tile_count != 1:
+            return None
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, non_blocking=True)
+                # The layout the tiled path hands the model: NHWC input would take other kernels, a rounding apart.
+                layout = torch.channels_last if self.channels_last else torch.contiguous_format
+                x = x.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=layout)
+                y = self._run(x, self.dtype)
+                if self.dtype != torch.float32 and not bool(torch.isfinite(y).all()):  # once per batch
+                    self.nan_retries += 1
+                    y = self._run(x, torch.float32)
+                y = y.float().nan_to_num_(0.0).clamp_(0, 1).mul_(255).add_(0.5).floor_().to(torch.uint8)
+                return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+        release_cached_memory(self.device)  # outside the except block, as in restore_tiles
+        return None
+
     # -------------------------------------------------------------------------------------------------- hooks
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(batch).to(self.device, non_blocking=True)
