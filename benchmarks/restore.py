@@ -3,7 +3,8 @@
     python benchmarks/restore.py psnr                        # `irtool restore` on Set5 x4 LR, no network, vs bicubic
     python benchmarks/restore.py psnr --python /tmp/fresh/bin/python   # the same from a fresh `pip install .` venv
     python benchmarks/restore.py video                       # 24-frame clip with audio through the SR model
-    python benchmarks/restore.py rss --sizes 4 12 48         # peak RSS of `irtool restore` in a child process
+    python benchmarks/restore.py rss --sizes 4 12 48 --sr-sizes 2 6 24   # peak RSS, CPU, faults of `irtool restore`
+    python benchmarks/restore.py rss --trees /tmp/mem-before .   # the same, two checkouts side by side
     python benchmarks/restore.py tiling                      # max |tiled - whole| per shipped model
     python benchmarks/restore.py speed --threads 1 2 --opencv-python /tmp/cv4/bin/python   # MP/s, beside OpenCV
     python benchmarks/restore.py speed --device cuda         # fp32 and bf16, with and without torch.compile
@@ -190,12 +191,12 @@ def bench_video(args: argparse.Namespace) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------- rss
-def synthetic_photo(megapixels: float, path: Path) -> tuple[int, int]:
-    """A 4:3 picture: smooth colour fields plus Gaussian noise (sigma 15), written as JPEG quality 95."""
+def synthetic_photo(megapixels: float, path: Path, aspect: float = 4 / 3) -> tuple[int, int]:
+    """A picture (4:3 unless told): smooth colour fields plus Gaussian noise (sigma 15), written as JPEG quality 95."""
     from irtool.io.images import write_image
 
-    width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
-    height = int(round(width * 3 / 4))
+    width = int(round((megapixels * 1e6 * aspect) ** 0.5))
+    height = int(round(width / aspect))
     rng = np.random.default_rng(0)
     rows = []
     xs = np.linspace(0, 6, width, dtype=np.float32)
@@ -219,15 +220,17 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def peak_rss(cmd: list[str], limit: float | None = None) -> tuple[float, float, int]:
-    """(peak RSS in MB, seconds, exit code) of one child process, from its own rusage (os.wait4).
+def peak_rss(cmd: list[str], limit: float | None = None, env: dict | None = None, cwd: Path | None = None) -> dict:
+    """What one child process cost, from its own rusage (os.wait4): peak RSS, CPU time, page faults, wall time.
 
     With `limit`, a child still running after that many seconds gets Ctrl-C (exit 130): its peak so far is
     reported, which covers decoding and the steady tile-by-tile phase but not the final write.
     """
     started = time.perf_counter()
     # A shell that starts jobs in the background ignores SIGINT for them; the child must hear Ctrl-C.
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_default_sigint)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_default_sigint, env=env, cwd=cwd
+    )
     interrupted = False
     while True:
         pid, status, usage = os.wait4(proc.pid, 0 if limit is None else os.WNOHANG)
@@ -240,39 +243,65 @@ def peak_rss(cmd: list[str], limit: float | None = None) -> tuple[float, float, 
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in kB on Linux and in bytes on macOS.
     mb = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
-    return mb, time.perf_counter() - started, proc.returncode
+    return {
+        "peak_rss_mb": round(mb),
+        "user_s": round(usage.ru_utime, 1),
+        "sys_s": round(usage.ru_stime, 1),
+        "minor_faults": usage.ru_minflt,
+        "major_faults": usage.ru_majflt,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "exit": proc.returncode,
+    }
 
 
 def bench_rss(args: argparse.Namespace) -> dict:
+    """Peak RSS, CPU time and page faults of `irtool restore` on one synthetic JPEG, per model, size and tree.
+
+    `--trees A B` runs every case once per irtool checkout (PYTHONPATH), interleaved, so a before/after pair shares
+    the machine's load; the children run in a temporary folder so that `-m irtool` cannot pick up the cwd.
+    """
+    trees = [Path(t).resolve() for t in args.trees] if args.trees else [REPO]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ref, label = model_file("denoise", tmp) if args.rss_model is None else (args.rss_model, args.rss_model)
-        base_mb, _, _ = peak_rss([sys.executable, "-c", "import torch, irtool.models, irtool.engine.pipeline"])
-        for mp in args.sizes:
+        # SR inputs are 3:2 like a camera's: 24 MP is 6000 x 4000 (a 24000 x 16000 output from sr-x4).
+        cases = [(ref, label, mp, 4 / 3) for mp in args.sizes]
+        cases += [(args.sr_model, args.sr_model, mp, 3 / 2) for mp in args.sr_sizes]
+
+        def env_for(tree: Path) -> dict:
+            return {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")])),
+            }
+
+        imports = [sys.executable, "-c", "import torch, irtool.models, irtool.engine.pipeline"]
+        base = {str(t): peak_rss(imports, env=env_for(t), cwd=tmp)["peak_rss_mb"] for t in trees}
+        for model, model_label, mp, aspect in cases:
             src = tmp / f"in_{mp}mp.jpg"
-            w, h = synthetic_photo(mp, src)
-            cmd = [sys.executable, "-m", "irtool", "restore", str(src), "-m", ref, "-o", str(tmp / "out.jpg")]
-            cmd += ["--overwrite", "-q", "--threads", str(args.rss_threads)]
-            mb, seconds, code = peak_rss(cmd, args.rss_limit)
-            rows.append(
-                {
-                    "megapixels": mp,
-                    "size": f"{w}x{h}",
-                    "peak_rss_mb": round(mb),
-                    "seconds": round(seconds, 1),
-                    "exit": code,
-                }
-            )
+            w, h = synthetic_photo(mp, src, aspect)
+            for tree in trees:
+                out = tmp / f"out.{args.rss_output}"
+                cmd = [sys.executable, "-m", "irtool", "restore", str(src), "-m", model, "-o", str(out)]
+                cmd += ["--overwrite", "-q", "--threads", str(args.rss_threads)]
+                run = peak_rss(cmd, args.rss_limit, env=env_for(tree), cwd=tmp)
+                row = {"tree": str(tree), "model": model_label, "megapixels": mp, "size": f"{w}x{h}", **run}
+                print(f"  {row}", file=sys.stderr)
+                rows.append(row)
+                out.unlink(missing_ok=True)
             src.unlink()
-    print(f"\n### Peak RSS of `irtool restore` on one JPEG ({label}, {args.rss_threads} threads, default tiles)\n")
-    print(f"Python + torch + irtool imported, nothing run: {base_mb:.0f} MB.\n")
-    print("| image | size | peak RSS MB | x vs first | seconds | run |\n|---|---|---|---|---|---|")
+    print(f"\n### `irtool restore` of one JPEG to .{args.rss_output} ({args.rss_threads} threads, default tiles)\n")
+    print(f"Machine: {machine()}. Python + torch + irtool imported, nothing run: "
+          + ", ".join(f"{mb} MB ({t})" for t, mb in base.items()) + ".\n")  # fmt: skip
+    print("| model | input | size | tree | peak RSS MB | user s | sys s | minor faults | wall s | run |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        ratio = r["peak_rss_mb"] / rows[0]["peak_rss_mb"]
         run = {0: "complete", 130: "stopped by --rss-limit (peak so far)"}.get(r["exit"], f"exit {r['exit']}")
-        print(f"| {r['megapixels']} MP | {r['size']} | {r['peak_rss_mb']} | {ratio:.2f} | {r['seconds']} | {run} |")
-    return {"model": label, "import_only_mb": round(base_mb), "runs": rows}
+        print(
+            f"| {r['model']} | {r['megapixels']} MP | {r['size']} | {Path(r['tree']).name} | {r['peak_rss_mb']} | "
+            f"{r['user_s']} | {r['sys_s']} | {r['minor_faults']} | {r['wall_s']} | {run} |"
+        )
+    return {"denoise_model": label, "import_only_mb": base, "runs": rows}
 
 
 # -------------------------------------------------------------------------------------------------- tiling
@@ -503,6 +532,10 @@ def main() -> None:
     parser.add_argument("--rss-model", default=None, help="-m for the rss runs (default: the denoiser)")
     parser.add_argument("--rss-threads", type=int, default=2)
     parser.add_argument("--rss-limit", type=float, help="stop a run after this many seconds (peak so far)")
+    parser.add_argument("--sr-sizes", type=float, nargs="*", default=[2, 6, 24], help="input megapixels for rss SR")
+    parser.add_argument("--sr-model", default="sr-x4", help="-m for the rss SR runs")
+    parser.add_argument("--rss-output", default="jpg", help="rss: the output format (suffix)")
+    parser.add_argument("--trees", nargs="+", help="rss: irtool checkouts to compare, interleaved (default: this one)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4], help="speed: SR scales (sr-x2 ...)")
     parser.add_argument("--device", default="cpu", help="speed: cpu, cuda, cuda:N or mps")

@@ -7,6 +7,11 @@ whenever they are set.
 
 Integrity: a sha256 from our registry is checked when given; otherwise, for files stored in LFS, the Hub's ETag is
 the file's sha256 and the cache names the blob after it, so the blob is checked against its own name.
+
+No network: before asking the Hub for a file it does not hold, `fetch_file` opens one TCP connection to the endpoint
+(or the proxy) with a short timeout. huggingface_hub retries a failed connection five times with back-off (about
+25 s of "Retrying in 8s" lines) before giving up; a host that cannot be reached now is reported at once instead,
+and a cached copy, if any, is used.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
+import threading
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +30,8 @@ from irtool.errors import UnavailableError, UsageError
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+CONNECT_TIMEOUT = 3.0  # seconds for the reachability probe: a live endpoint answers a TCP connect far sooner
+DEFAULT_ENDPOINT = "https://huggingface.co"
 _REF = re.compile(r"hf:(?://)?(?P<owner>[^/@]+)/(?P<name>[^/@]+)(?:@(?P<revision>[^/]+))?/(?P<path>.+)")
 
 
@@ -93,7 +104,7 @@ def fetch_file(
     `hint` ends the message when the file is neither cached nor downloadable: what the user can do instead.
     """
     from huggingface_hub import errors as hf_errors
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,
@@ -109,6 +120,18 @@ def fetch_file(
     transfer_errors = tuple(
         getattr(hf_errors, name) for name in ("HTTPError", "XetDownloadError") if hasattr(hf_errors, name)
     )
+    unreachable = None
+    if not offline:
+        cached = try_to_load_from_cache(
+            ref.repo_id,
+            ref.filename,
+            cache_dir=str(hf_cache_dir(cache_dir)),
+            revision=ref.revision,
+            repo_type=ref.repo_type,
+        )
+        # A pinned file in the cache needs no network; anything else asks the Hub, so check it can be reached.
+        if not (ref.pinned and isinstance(cached, str)):
+            unreachable = endpoint_unreachable(endpoint or DEFAULT_ENDPOINT)
     try:
         path = Path(
             hf_hub_download(
@@ -117,12 +140,15 @@ def fetch_file(
                 repo_type=ref.repo_type,
                 revision=ref.revision or "main",
                 cache_dir=str(hf_cache_dir(cache_dir)),
-                local_files_only=offline,
+                local_files_only=offline or unreachable is not None,
                 endpoint=endpoint,
             )
         )
     except LocalEntryNotFoundError as e:
-        why = "offline mode is on (--offline or HF_HUB_OFFLINE)" if offline else f"the Hub is unreachable ({e})"
+        if offline:
+            why = "offline mode is on (--offline or HF_HUB_OFFLINE)"
+        else:
+            why = f"the Hub is unreachable ({unreachable or _first_line(e)})"
         raise UnavailableError(f"{ref} is not in the HF cache ({hf_cache_dir(cache_dir)}) and {why}; {hint}") from None
     except RepositoryNotFoundError:
         raise UnavailableError(f"{ref}: repository {ref.repo_id} not found (or private)") from None
@@ -171,6 +197,35 @@ def download(ref: str, to_dir: str | Path, *, offline: bool = False, sha256: str
     from irtool.files import copy_into
 
     return copy_into(resolve_model_file(ref, offline=offline, sha256=sha256), to_dir)
+
+
+def endpoint_unreachable(endpoint: str, timeout: float | None = None) -> str | None:
+    """Why `endpoint` cannot be reached now (one TCP connect, through the proxy if one applies), or None if it can.
+
+    Name lookup and connect run in a thread bounded by `timeout`: a resolver or a firewall that drops packets
+    silently would otherwise hold the caller for the system's own timeouts (tens of seconds).
+    """
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
+    url = urllib.parse.urlsplit(endpoint)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(url.scheme) if not urllib.request.proxy_bypass(host) else None
+    if proxy:
+        proxy_url = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = proxy_url.hostname or "", proxy_url.port or 8080
+    where = f"{host}:{port}" + (" (proxy)" if proxy else "")
+    result: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(None)
+        except OSError as e:
+            result.append(f"{where}: {e.strerror or e}")
+
+    probe = threading.Thread(target=connect, name="irtool-hub-probe", daemon=True)
+    probe.start()
+    probe.join(timeout)
+    return result[0] if result else f"{where}: no answer within {timeout:g} s"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -213,6 +214,12 @@ def test_ctrl_c_exits_130_and_leaves_no_partial_files(tmp_path):
     assert all(p.suffix == ".png" and not p.name.startswith(".") for p in written)  # no temp files left
     for p in written:
         assert read_image(p).pixels.shape == (384, 384, 3)  # every file there is complete
+    # One line says what the interruption left: files written, work dropped, files never started.
+    last = err.strip().splitlines()[-1]
+    m = re.fullmatch(r"interrupted: (\d+) done(?:, (\d+) in progress \(discarded\))?, (\d+) not started", last)
+    assert m, err
+    done, in_progress, not_started = int(m[1]), int(m[2] or 0), int(m[3])
+    assert done == len(written) and done + in_progress + not_started == 40 and not_started > 0
 
 
 def test_models_download_then_restore_offline(tmp_path, capsys, monkeypatch):

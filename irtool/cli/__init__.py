@@ -28,9 +28,9 @@ __all__ = ["app", "main"]
 
 
 def _fail(message: str, code: int) -> None:
-    from irtool.cli._output import err
+    from irtool.cli._output import error
 
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    error(message)
     sys.exit(code)
 
 
@@ -49,7 +49,10 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from irtool.cli import _output
+
     debug = bool(os.environ.get("IRTOOL_DEBUG") or os.environ.get("TYPER_STANDARD_TRACEBACK"))
+    _output.interrupt_reported = False
     try:
         code = app(args=argv, prog_name="irtool", standalone_mode=False)
     except typer.Exit as e:
@@ -73,4 +76,6 @@ def main(argv: list[str] | None = None) -> None:
             detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             _fail(f"out of memory: {detail} (try --device cpu, a smaller --tile, or smaller inputs)", EXIT_RESOURCES)
         _fail(f"{type(e).__name__}: {e} (set IRTOOL_DEBUG=1 for the traceback)", EXIT_SOME_FAILED)
+    if code == EXIT_INTERRUPTED and not _output.interrupt_reported:  # Typer turns Ctrl-C into this code, silently
+        _output.err.print("interrupted", highlight=False)
     sys.exit(code if isinstance(code, int) else 0)

@@ -7,8 +7,24 @@ Command modules import `app` from here and register themselves; none of them imp
 from __future__ import annotations
 
 import typer
+from typer.core import TyperOption
 
 from irtool.errors import EXIT_CODES_HELP
+
+# Typer's rich help (0.29 here) prints every option's type, so `--overwrite <bool>` reads as if it took a value; click's
+# plain help leaves flags bare. Older Typers have no such hook and need nothing.
+_value_type = getattr(TyperOption, "display_type_rich", None)
+
+
+def _flag_type(self: TyperOption, ctx: typer.Context) -> str | None:
+    """No value type after an on/off flag; every other option keeps its own."""
+    if self.is_flag and self.metavar is None:
+        return None
+    return _value_type(self, ctx) if _value_type is not None else None
+
+
+if _value_type is not None:
+    TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="irtool",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.text import Text
 
 # Logs, progress bars and warnings. Results never go here, so `--json | jq` always works.
 err = Console(stderr=True)
@@ -33,9 +34,32 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+# Messages are printed with soft_wrap: rich wraps at 80 columns when stderr is not a terminal, and a log should get
+# one line per message, whole, to grep. They are plain text (markup off): paths and references may hold brackets.
+
+
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True)
 
 
 def info(message: str) -> None:
-    err.print(message, highlight=False)
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+
+
+interrupt_reported = False  # irtool.cli.main prints a bare "interrupted" unless a command said more
+
+
+def interrupted(message: str) -> NoReturn:
+    """Say what a Ctrl-C left behind (printed even with --quiet: it replaces the summary) and exit 130."""
+    import typer
+
+    from irtool.errors import EXIT_INTERRUPTED
+
+    global interrupt_reported
+    interrupt_reported = True
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_INTERRUPTED)

@@ -27,9 +27,11 @@ Examples:
   irtool models list
   irtool models list --json | jq '.[] | select(.task == "denoise") | .name'
 
+Runnable models come first. Status: "ready" = runs as named (weights shipped inside the package, or none needed);
+"download" = runs once its weights are fetched from the Hub (first use, or `irtool models download`); "weights
+needed" = an architecture only: give it a weight file (e.g. an official Restormer .pth) with -m FILE.
 Weights: "shipped" = inside the package; "not needed" = no parameters (bicubic, identity); "hf"/"file" = fetched
-or read from that reference; "none" = an architecture only: give it a weight file (e.g. an official Restormer
-.pth) with -m FILE.
+or read from that reference; "none" = no weights known. `--json` has the same rows, with "ready": true/false.
 """
 
 _INFO_EPILOG = """\
@@ -59,7 +61,7 @@ so `irtool restore -m mine.safetensors` needs no options. Licences of the weight
 def list_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
-    """List the named models: task, scale, parameters, licence and where their weights are."""
+    """List the named models: which run as they are, task, scale, parameters, licence and where their weights are."""
     import torch
 
     from irtool.cli._output import out, print_json
@@ -72,29 +74,43 @@ def list_command(
             d = create(entry.name)
             params = count_params(d)
         desc = d.descriptor
+        weights = _weights_kind(entry) if params else "not needed"
         rows.append(
             {
                 "name": entry.name,
+                "ready": _ready(entry, weights),
+                "status": _STATUS[weights] if weights != "file" or _ready(entry, weights) else "weights needed",
                 "arch": entry.arch,
                 "task": desc.task,
                 "scale": desc.scale,
                 "params": params,
                 "license": desc.license,
-                "weights": _weights_kind(entry) if params else "not needed",
+                "weights": weights,
                 "description": entry.description,
             }
         )
+    rows.sort(key=lambda r: not r["ready"])  # stable: registry order within each group
     if json_out:
         print_json(rows)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for col in ("name", "task", "scale", "params", "weights", "license"):
+    for col in ("name", "status", "task", "scale", "params", "weights", "license"):
         table.add_column(col, justify="right" if col in ("scale", "params") else "left", no_wrap=col != "license")
     for r in rows:
-        table.add_row(r["name"], r["task"], f"x{r['scale']}", format_count(r["params"]), r["weights"], r["license"])
+        status = f"[green]{r['status']}[/green]" if r["ready"] else r["status"]
+        cells = (r["task"], f"x{r['scale']}", format_count(r["params"]), r["weights"], r["license"])
+        table.add_row(escape(r["name"]), status, *map(escape, cells))
     out.print(table)
+    ready = sum(r["ready"] for r in rows)
+    out.print(
+        f"{ready} of {len(rows)} run as named; the others are architectures: give weights with -m FILE or -m hf://...",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @models_app.command("info", epilog=_INFO_EPILOG)
@@ -174,6 +190,16 @@ def _weights_kind(entry: Any) -> str:
     from irtool.models.ref import ModelRef
 
     return "hf" if ModelRef.parse(entry.weights).kind == "hub" else "file"
+
+
+_STATUS = {"shipped": "ready", "not needed": "ready", "hf": "download", "file": "ready", "none": "weights needed"}
+
+
+def _ready(entry: Any, weights: str) -> bool:
+    """Runs as named: nothing to fetch by hand (a Hub reference downloads on first use; a local file must exist)."""
+    if weights == "file":
+        return Path(entry.weights).expanduser().is_file()
+    return weights != "none"
 
 
 def _weights_text(w: dict[str, Any]) -> str:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from irtool.cli._app import app
-
-if TYPE_CHECKING:
-    from irtool.cli._progress import ProgressBar
-    from irtool.engine.pipeline import Reporter
+from irtool.io.headers import MAX_PIXELS
 
 _EPILOG = """\
 Examples:
@@ -133,6 +131,14 @@ def restore_command(
     tile_batch: int = typer.Option(
         1, "--tile-batch", min=1, help="Tiles per forward pass (helps small models on GPU).", rich_help_panel=_TILES
     ),
+    max_pixels: int = typer.Option(
+        MAX_PIXELS,
+        "--max-pixels",
+        min=0,
+        help="Refuse images with more pixels than this, checked in the file header before decoding (the default is "
+        "Pillow's decompression-bomb limit, 179 MP); 0 = no limit. Video frames are not limited.",
+        rich_help_panel=_TILES,
+    ),
     device: str = typer.Option("auto", "--device", "-d", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=_PERF),
     precision: str = typer.Option(
         "auto",
@@ -185,24 +191,23 @@ def restore_command(
 
     from irtool.cli._output import info, warn
     from irtool.engine.base import make_runner
-    from irtool.engine.jobs import Naming, plan_jobs, shard
-    from irtool.engine.pipeline import BatchStopped, VideoOptions, WriteOptions, run_jobs, summarize
+    from irtool.engine.jobs import Naming, plan_before_model, plan_jobs, shard
+    from irtool.engine.pipeline import BatchStopped, ReadOptions, VideoOptions, WriteOptions, run_jobs, summarize
     from irtool.models.ref import ModelRef, open_model
 
     ref = ModelRef.parse(model_ref)
+    if ref.kind == "file":  # exit 3 before any input is looked at; names and Hub files are only known once loaded
+        ref.local_file()
+    naming = Naming(output=output, name=name, suffix=suffix, format=fmt)
+    existing = "overwrite" if overwrite else "skip" if skip_existing else "auto"
+    # Bad inputs, -o and -f are refused before the model loads (or downloads), not after inference on every file.
+    planned = plan_before_model(inputs, naming, recursive=recursive, existing=existing)
     model = open_model(ref, offline=offline, device=device, threads=threads)
     d = model.descriptor
-    naming = Naming(
-        output=output,
-        name=name,
-        suffix=suffix,
-        format=fmt,
-        model=d.name or ref.label,
-        scale=d.scale,
-        task=d.task,
-    )
-    existing = "overwrite" if overwrite else "skip" if skip_existing else "auto"
-    jobs = shard(plan_jobs(inputs, naming, recursive=recursive, existing=existing))
+    naming = dataclasses.replace(naming, model=d.name or ref.label, scale=d.scale, task=d.task)
+    if planned is None:  # the name template uses the model's fields
+        planned = plan_jobs(inputs, naming, recursive=recursive, existing=existing)
+    jobs = shard(planned)
     runner = make_runner(
         model,
         device=device,
@@ -216,22 +221,31 @@ def restore_command(
         log=warn,
     )
     if not quiet:
-        info(f"{naming.model} (x{d.scale} {d.task}) on {runner.device}, {runner.precision}: {len(jobs)} input(s)")
+        where = _where(str(runner.device), runner.runtime)
+        info(f"{naming.model} (x{d.scale} {d.task}) on {where}, {runner.precision}: {len(jobs)} input(s)")
     stopped: BatchStopped | None = None
     from irtool.cli._progress import ProgressBar
+    from irtool.cli._restore_progress import RestoreProgress
 
     with ProgressBar(len(jobs), description="files", quiet=quiet) as bar:
-        reporter = _reporter(bar)
+        progress = RestoreProgress(bar, jobs)
+        reporter = progress.reporter()
         try:
             outcomes = run_jobs(
                 jobs,
                 runner,
                 write=WriteOptions(quality=quality, keep_metadata=not strip_metadata),
                 video=VideoOptions(codec=codec, crf=crf, pix_fmt=pix_fmt),
+                read=ReadOptions(max_pixels=max_pixels),
                 reporter=reporter,
             )
         except BatchStopped as exc:  # out of memory at the smallest tile: summarise what was done, then exit 4
             stopped, outcomes = exc, exc.outcomes
+        except KeyboardInterrupt:  # one line with the counts, then exit 130 (irtool.cli.main)
+            from irtool.cli._output import interrupted
+
+            bar.stop()
+            interrupted(progress.interrupted_message())
     summary = summarize(outcomes, runner, naming.model, time.perf_counter() - started)
     _print_summary(summary)
     if json_out:
@@ -268,7 +282,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table.add_row("restored", state + f" in {summary['seconds']:.1f} s")
     tta = ", x8 self-ensemble" if summary["tta"] else ""
     table.add_row(
-        "model", f"{summary['model']} on {summary['device']}, {summary['precision']}, tile {summary['tile']}{tta}"
+        "model",
+        f"{summary['model']} on {_where(summary['device'], summary['runtime'])}, {summary['precision']}, "
+        f"tile {summary['tile']}{tta}",
     )
     if summary["nan_retries"] or summary["oom_retries"]:
         table.add_row(
@@ -281,12 +297,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
             err.print(f"[red]failed[/red]   {escape(item['error'])}", highlight=False, soft_wrap=True)
 
 
-def _reporter(bar: ProgressBar) -> Reporter:
-    """The engine's progress hooks drawn on the CLI's bar: files overall, tiles or frames of the current file."""
-    from irtool.engine.pipeline import Reporter
-
-    return Reporter(
-        started=lambda job, units: bar.start_item(job.source.name, units),
-        advanced=bar.advance_item,
-        finished=lambda outcome: bar.update(advance=1),
-    )
+def _where(device: str, runtime: str) -> str:
+    """The device, and what runs the model there unless it is torch (an ONNX graph runs on onnxruntime)."""
+    return device if runtime == "torch" else f"{device} ({runtime})"

@@ -19,11 +19,22 @@ import numpy as np
 
 SPILL_BYTES = 96 << 20  # a 32 MP RGB 8-bit image; smaller arrays stay in RAM
 
+# A forward pass of a 512-pixel tile allocates gigabytes of activations in blocks glibc maps fresh and unmaps on
+# free: a page fault per 4 KB, nearly as much kernel time as the model's own work (sr-x4: 1.1 M faults, 3.9 s system
+# beside 5.3 s user per tile). Backed by transparent huge pages (torch's CPU allocator reads this at its first
+# allocation) they fault ~30 times less and cost a third of the kernel time, at no cost in resident memory
+# (benchmarks/restore.py rss). Set here as the batch pipeline imports this module before any model is loaded.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
 
 class PagedArray(np.ndarray):
     """An ndarray in a mapped temporary file (the mapping is `_map` on the array `paged` returned)."""
 
     _map: mmap.mmap | None = None
+
+    def release_rows(self, start: int, stop: int) -> None:
+        """See `release_rows`; how code below the engine (irtool.io's band encoders) reaches it."""
+        release_rows(self, start, stop)
 
 
 def empty(shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:

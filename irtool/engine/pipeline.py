@@ -26,6 +26,7 @@ from irtool.engine.devices import trim_host_memory
 from irtool.engine.jobs import Job
 from irtool.engine.pixels import restore_pixels
 from irtool.errors import IrtoolError, ResourceError
+from irtool.io.headers import MAX_PIXELS
 
 if TYPE_CHECKING:
     from irtool.engine.base import ImageRunner
@@ -52,6 +53,13 @@ class BatchStopped(ResourceError):
 
 
 @dataclass
+class ReadOptions:
+    # Images over this many pixels are refused from their header (0: no limit). Video frames are not limited: they
+    # are decoded one at a time, and common codecs stop far below it (an 8K frame is 33 MP).
+    max_pixels: int = MAX_PIXELS
+
+
+@dataclass
 class WriteOptions:
     quality: int | None = None
     keep_metadata: bool = True  # EXIF and ICC from the input go into the output
@@ -66,7 +74,12 @@ class VideoOptions:
 
 @dataclass
 class Reporter:
-    """Progress hooks (all optional): a job starts with a number of work units (tiles or frames), units advance."""
+    """Progress hooks (all optional): a job starts with a number of work units (tiles or frames), units advance.
+
+    `started` comes before the first unit, with the total when it is known (tiles always; frames when the container
+    says), and again for the same job when an out of memory back-off restarts it with smaller tiles: the count then
+    starts over at the new total.
+    """
 
     started: Callable[[Job, int | None], None] = field(default=lambda job, units: None)
     advanced: Callable[[int], None] = field(default=lambda n: None)
@@ -80,11 +93,13 @@ def run_jobs(
     write: WriteOptions | None = None,
     video: VideoOptions | None = None,
     reporter: Reporter | None = None,
+    read: ReadOptions | None = None,
 ) -> list[Outcome]:
     """Run every job; the outcomes come back in job order."""
     from irtool.io.images import read_image, write_image
 
     write = write or WriteOptions()
+    read = read or ReadOptions()
     video = video or VideoOptions()
     reporter = reporter or Reporter()
     outcomes: dict[int, Outcome] = {}
@@ -103,7 +118,7 @@ def run_jobs(
             payload: Any = None
             if job.runnable and job.kind == "image":
                 try:
-                    payload = read_image(job.source)
+                    payload = read_image(job.source, max_pixels=read.max_pixels)
                     payload.pixels = paged.spill(payload.pixels)  # huge images: into a file, out of RAM
                 except Exception as exc:  # reported per job; the batch goes on
                     payload = exc
@@ -146,8 +161,12 @@ def run_jobs(
                 record(i, _failed(job, payload, started))
             else:
                 try:
-                    reporter.started(job, None)
-                    pixels = restore_pixels(runner, payload.pixels, on_tiles=reporter.advanced)
+                    pixels = restore_pixels(
+                        runner,
+                        payload.pixels,
+                        on_tiles=reporter.advanced,
+                        on_total=lambda units, job=job: reporter.started(job, units),
+                    )
                 except ResourceError as exc:  # every later image would fail the same way
                     record(i, _failed(job, exc, started))
                     stopped = exc
@@ -188,6 +207,7 @@ def summarize(outcomes: list[Outcome], runner: ImageRunner, model_name: str, sec
         "seconds": round(seconds, 3),
         "model": model_name,
         **runner.settings(),
+        "runtime": runner.runtime,
         "items": [asdict(o) for o in outcomes],
     }
     launch = launch_env()

@@ -7,11 +7,14 @@ with raised-cosine weights that sum to one. A convolutional net whose output pix
 therefore gives exactly its whole-image result when `overlap >= 2 * r`.
 
 Only tiles visit the model. The output is assembled on the host one tile row at a time: rows that no later tile can
-touch are handed to `write` at once, so the float32 buffer is one stripe high, never the whole image.
+touch are handed to `write` at once, so the float32 buffer is one stripe high, never the whole image. A `write` that
+is a `RegionWriter` (irtool.engine.pixels) gets each tile's finished block instead, and the float32 kept is only
+the overlaps still to be blended: a 24000-pixel-wide SR stripe alone would be 590 MB.
 
     read(y0, y1, x0, x1) -> (C, h, w) float32        the input region, from wherever the pixels live
     forward((B, C, h, w)) -> (B, C_out, h*s, w*s)    float32 on the host
-    write(top, rows)                                  rows: (C_out, n, W*s) finished output rows starting at `top`
+    write(top, rows)                                  rows: (C_out, n, W*s) finished output rows starting at `top`,
+                                                      a view valid during the call only (the buffer is reused)
 
 All three speak NumPy arrays: the host side needs no torch, so an ONNX model runs through the same code on a
 machine without it. Runners (irtool.engine.base) call `plan_tiles` and `run_tiled`; the torch Runner converts to
@@ -35,6 +38,24 @@ WriteFn = Callable[[int, np.ndarray], None]
 # MB and the overlap overhead small (benchmarks/restore.py measures the trade-off).
 CPU_TILE = 512
 DEFAULT_OVERLAP = 16
+# Finished rows go to `write` in bands of about this many float bytes, so that converting them needs little memory.
+_WRITE_BAND_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class RegionWriter:
+    """A `write` that also takes finished blocks anywhere: `region(top, left, block)`, block (C_out, h, w).
+
+    Given one, `run_tiled` writes each tile's finished pixels as soon as that tile is blended and keeps in float only
+    what later tiles still add to (the overlaps), instead of a whole tile row of the output: memory then no longer
+    grows with the image's width. Called as a plain `write` it forwards to `rows`.
+    """
+
+    rows: WriteFn
+    region: Callable[[int, int, np.ndarray], None]
+
+    def __call__(self, top: int, rows: np.ndarray) -> None:
+        self.rows(top, rows)
 
 
 @dataclass(frozen=True)
@@ -157,33 +178,111 @@ def run_tiled(
     on_tiles: Callable[[int], None] | None = None,
 ) -> None:
     """Run every tile of `plan` (up to `batch` equal-sized tiles per forward pass), blend, and write the rows."""
+    if isinstance(write, RegionWriter):
+        _run_regions(plan, read, forward, write.region, out_channels=out_channels, batch=batch, on_tiles=on_tiles)
+        return
     s = plan.scale
     out_width = plan.width * s
     row_weights = axis_weights(plan.rows, plan.overlap, s)
     col_weights = axis_weights(plan.cols, plan.overlap, s)
+    # One stripe buffer, as high as the tallest tile row, reused row after row: a fresh one per tile row (hundreds
+    # of MB for a wide SR output) cost a page fault per 4 KB, and as much kernel time as the model's own work.
+    buffer = np.empty((out_channels, max(b - a for a, b in plan.rows) * s, out_width), np.float32)
+    band = max(1, _WRITE_BAND_BYTES // (out_channels * out_width * 4))  # rows per `write` call
+    temp: np.ndarray | None = None  # one weighted tile, reused
     stripe_top = 0  # output row where the stripe starts (everything above has been written)
-    stripe = np.zeros((out_channels, 0, out_width), np.float32)
+    kept = 0  # rows at the top of the buffer carried over from the previous tile row
     for r, (y0, y1) in enumerate(plan.rows):
-        # Grow the stripe down to this tile row's bottom; its upper part carries what the previous row left.
-        grown = np.zeros((out_channels, y1 * s - stripe_top, out_width), np.float32)
-        grown[:, : stripe.shape[1]] = stripe
-        stripe = grown
+        # Extend the stripe down to this tile row's bottom; its upper part carries what the previous row left.
+        stripe = buffer[:, : y1 * s - stripe_top]
+        stripe[:, kept:] = 0
         for group in _equal_width_groups(plan.cols, batch):
             x = np.stack([read(y0, y1, x0, x1) for _, (x0, x1) in group]).astype(np.float32, copy=False)
             y = forward(x)
             for k, (c, (x0, x1)) in enumerate(group):
                 part = y[k]
-                if row_weights[r] is not None:
-                    part = part * row_weights[r][:, None]
-                if col_weights[c] is not None:
-                    part = part * col_weights[c][None, :]
-                stripe[:, y0 * s - stripe_top : y1 * s - stripe_top, x0 * s : x1 * s] += part
+                target = stripe[:, y0 * s - stripe_top : y1 * s - stripe_top, x0 * s : x1 * s]
+                if row_weights[r] is not None or col_weights[c] is not None:
+                    # part * w_row * w_col, the same products in the same order, into a reused temporary
+                    dtype = np.result_type(part.dtype, np.float32)
+                    if temp is None or temp.shape != part.shape or temp.dtype != dtype:
+                        temp = np.empty(part.shape, dtype)
+                    if row_weights[r] is not None:
+                        part = np.multiply(part, row_weights[r][:, None], out=temp)
+                    if col_weights[c] is not None:
+                        part = np.multiply(part, col_weights[c][None, :], out=temp)
+                target += part
             if on_tiles is not None:
                 on_tiles(len(group))
         done = plan.rows[r + 1][0] * s if r + 1 < len(plan.rows) else plan.height * s
-        write(stripe_top, stripe[:, : done - stripe_top])
-        stripe = stripe[:, done - stripe_top :]
+        for top in range(0, done - stripe_top, band):
+            write(stripe_top + top, stripe[:, top : min(top + band, done - stripe_top)])
+        kept = stripe.shape[1] - (done - stripe_top)
+        buffer[:, :kept] = stripe[:, done - stripe_top :]
         stripe_top = done
+
+
+def _run_regions(
+    plan: TilePlan,
+    read: ReadFn,
+    forward: ForwardFn,
+    region: Callable[[int, int, np.ndarray], None],
+    *,
+    out_channels: int,
+    batch: int,
+    on_tiles: Callable[[int], None] | None,
+) -> None:
+    """`run_tiled` writing each tile's finished block at once; the same sums, added in the same order.
+
+    A pixel's value is 0 + the weighted outputs of the tiles covering it, in plan order (row by row, left to right).
+    Each tile starts from what its upper neighbours left in `band` (the rows the next tile row shares) and what its
+    left neighbour left in `strip` (the columns it shares with the next tile), adds its own output, writes what no
+    later tile touches, and passes the rest on the same way.
+    """
+    s = plan.scale
+    out_width = plan.width * s
+    row_weights = axis_weights(plan.rows, plan.overlap, s)
+    col_weights = axis_weights(plan.cols, plan.overlap, s)
+    shared = max([(b - a) * s for (a, _), (_, b) in zip(plan.rows[1:], plan.rows, strict=False)], default=0)
+    band = np.zeros((out_channels, shared, out_width), np.float32)  # from the tile row above
+    next_band = np.zeros_like(band)  # for the tile row below
+    tile_rows, tile_cols = max(b - a for a, b in plan.rows) * s, max(b - a for a, b in plan.cols) * s
+    acc_buffer = np.empty((out_channels, tile_rows, tile_cols), np.float32)
+    temp: np.ndarray | None = None
+    for r, (y0, y1) in enumerate(plan.rows):
+        top, bottom = y0 * s, y1 * s
+        strip = acc_buffer[:, : bottom - top, :0]
+        above = plan.rows[r - 1][1] * s - top if r else 0  # rows this tile row shares with the one above
+        below = plan.rows[r + 1][0] * s if r + 1 < len(plan.rows) else bottom  # first row the next tile row shares
+        for group in _equal_width_groups(plan.cols, batch):
+            x = np.stack([read(y0, y1, x0, x1) for _, (x0, x1) in group]).astype(np.float32, copy=False)
+            y = forward(x)
+            for k, (c, (x0, x1)) in enumerate(group):
+                left, right = x0 * s, x1 * s
+                beside = strip.shape[2]  # columns shared with the tile on the left (0 for the first)
+                after = plan.cols[c + 1][0] * s if c + 1 < len(plan.cols) else right
+                acc = acc_buffer[:, : bottom - top, : right - left]
+                acc[:, :, :beside] = strip
+                acc[:, :above, beside:] = band[:, :above, left + beside : right]
+                acc[:, above:, beside:] = 0
+                part = y[k]
+                if row_weights[r] is not None or col_weights[c] is not None:
+                    dtype = np.result_type(part.dtype, np.float32)
+                    if temp is None or temp.shape != part.shape or temp.dtype != dtype:
+                        temp = np.empty(part.shape, dtype)
+                    if row_weights[r] is not None:
+                        part = np.multiply(part, row_weights[r][:, None], out=temp)
+                    if col_weights[c] is not None:
+                        part = np.multiply(part, col_weights[c][None, :], out=temp)
+                acc += part
+                region(top, left, acc[:, : below - top, : after - left])
+                next_band[:, : bottom - below, left:after] = acc[:, below - top :, : after - left]
+                # The next tile's accumulator is this one's buffer: its shared columns move to the front first.
+                strip = acc_buffer[:, : bottom - top, : right - after]
+                strip[...] = acc[:, :, after - left :]  # overlapping views: NumPy copies through a temporary
+            if on_tiles is not None:
+                on_tiles(len(group))
+        band, next_band = next_band, band
 
 
 def _equal_width_groups(cols: tuple[Span, ...], batch: int) -> list[list[tuple[int, Span]]]:

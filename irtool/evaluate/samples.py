@@ -34,8 +34,8 @@ def as_uint8_image(pixels: np.ndarray, what: str) -> np.ndarray:
         pixels = pixels[:, :, None]
     if pixels.dtype != np.uint8:
         raise InputError(f"{what}: benchmark protocols score 8-bit images, got {pixels.dtype}")
-    if pixels.shape[2] == 4:
-        pixels = pixels[:, :, :3]  # alpha is not part of any benchmark
+    if pixels.shape[2] in (2, 4):
+        pixels = pixels[:, :, :-1]  # alpha (after grey or RGB) is not part of any benchmark
     return pixels
 
 

@@ -2,16 +2,20 @@
 
 Why OpenCV and not Pillow for pixels: it reads and writes 16-bit RGB(A) PNG/TIFF and float32 TIFF, which Pillow cannot.
 What OpenCV gets wrong for us, and what this module does instead:
-- it works in BGR(A); we hand out RGB(A), always as a 3-D (H, W, C) array with C in {1, 3, 4};
+- it works in BGR(A); we hand out RGB(A), always as a 3-D (H, W, C) array with C in {1, 2, 3, 4} (2: grey + alpha);
+- it expands grey + alpha PNG to BGRA and drops a grey TIFF's alpha; we keep both as 2 channels;
 - `imread` cannot open non-ASCII paths on Windows; we read and write bytes ourselves (`imdecode` / `imencode`);
 - `IMREAD_UNCHANGED` ignores EXIF orientation and `imencode` drops EXIF and ICC; `irtool.io.metadata` reads them with
   Pillow, rotates the pixels exactly once, and splices the blocks into OpenCV's encoded bytes (pixels not re-encoded);
 - a truncated file may decode to a half-grey picture without an error (older libjpeg builds); we check the end marker;
-- libpng prints its complaints about a damaged PNG on stderr itself; we check the PNG's chunks before it sees them.
+- libpng prints its complaints about a damaged PNG on stderr itself; we check the PNG's chunks before it sees them;
+- it decodes any size, and only an animation's first frame; we read the header first (`irtool.io.headers`) and refuse
+  images over a pixel limit and animations, before any pixel is decoded.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -26,7 +30,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from irtool.errors import InputError, UnavailableError, UsageError  # noqa: E402
-from irtool.io import metadata  # noqa: E402
+from irtool.io import headers, metadata, png_la  # noqa: E402
+from irtool.io.headers import MAX_PIXELS  # noqa: E402
 
 SUFFIX_FORMATS = {
     ".png": "png",
@@ -38,6 +43,8 @@ SUFFIX_FORMATS = {
     ".bmp": "bmp",
     ".exr": "exr",
 }
+# PNG and JPEG outputs this large are encoded band by band (irtool.io.streaming), never whole in RAM.
+STREAM_BYTES = 96 << 20
 # The suffixes irtool reads and writes: the one list (benchmark sets derive a narrower one in irtool.data.catalog).
 IMAGE_SUFFIXES = frozenset(SUFFIX_FORMATS)
 # What each format can hold. Pixels a format cannot hold are reduced on write: float -> 16 or 8 bit, 16 -> 8 bit
@@ -66,7 +73,8 @@ _MAGIC = [
 
 @dataclass
 class Image:
-    """A decoded image. `pixels` is (H, W, C) RGB(A), uint8 / uint16 / float32, already turned upright.
+    """A decoded image. `pixels` is (H, W, C) grey, grey + alpha, RGB or RGBA (C = 1, 2, 3, 4), uint8 / uint16 /
+    float32, already turned upright.
 
     `exif` is in Pillow's form (starts with b"Exif\\0\\0", orientation tag reset to 1); `icc` is the raw ICC profile.
     """
@@ -83,7 +91,7 @@ class Image:
 
     @property
     def has_alpha(self) -> bool:
-        return self.pixels.shape[2] == 4
+        return self.pixels.shape[2] in (2, 4)
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
@@ -141,11 +149,22 @@ def from_float32(arr: np.ndarray, dtype) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------- reading
 
 
-def read_image(path: str | os.PathLike) -> Image:
-    """Decode an image file. Raises InputError with one line naming the file when it cannot be read."""
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) -> Image:
+    """Decode an image file. Raises InputError with one line naming the file when it cannot be read.
+
+    Refused from the header, before anything is decoded: images over `max_pixels` pixels (0 or None: no limit) and
+    animations or multi-page TIFFs (irtool restores still images; decoding the first frame would lose the rest).
+    A grey + alpha image comes back with 2 channels.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            fmt = _sniff(f.read(16))
+            header = headers.read_header(f, fmt) if fmt else None
+            if header is not None:
+                headers.check(path, fmt, header, max_pixels)
+            f.seek(0)
+            data = f.read()
     except FileNotFoundError:
         raise InputError(f"cannot read image '{path}': no such file") from None
     except IsADirectoryError:
@@ -153,7 +172,6 @@ def read_image(path: str | os.PathLike) -> Image:
     except OSError as exc:
         raise InputError(f"cannot read image '{path}': {exc.strerror or exc}") from None
 
-    fmt = _sniff(data)
     if fmt is None:
         why = "the file is empty" if not data else "not a PNG, JPEG, WebP, TIFF, BMP or EXR file"
         raise InputError(f"cannot read image '{path}': {why}")
@@ -174,7 +192,16 @@ def read_image(path: str | os.PathLike) -> Image:
     if bgr is None or bgr.size == 0:
         raise InputError(f"cannot read image '{path}': the file is truncated or corrupt")
 
-    pixels = _to_rgb(bgr)
+    if header is not None and header.grey and bgr.ndim == 3 and bgr.shape[2] == 4:
+        pixels = bgr[:, :, [0, 3]]  # libpng expands grey + alpha (and grey + tRNS) to BGRA: back to 2 channels
+    elif header is not None and header.grey_key is not None and bgr.ndim == 2:
+        # libpng, as OpenCV drives it, drops a grey PNG's transparent level: it becomes the alpha it stands for.
+        alpha = np.where(bgr == header.grey_key, 0, np.iinfo(bgr.dtype).max).astype(bgr.dtype)
+        pixels = np.stack([bgr, alpha], axis=-1)
+    elif header is not None and header.grey_alpha_tiff:
+        pixels = _grey_alpha_tiff(path, data, header.grey_alpha_tiff)
+    else:
+        pixels = _to_rgb(path, bgr)
     if (
         fmt == "tiff"
         and pixels.dtype == np.uint8
@@ -192,13 +219,26 @@ def _sniff(data: bytes) -> str | None:
     return next((fmt for magic, fmt in _MAGIC if data.startswith(magic)), None)
 
 
-def _to_rgb(bgr: np.ndarray) -> np.ndarray:
+def _to_rgb(path: Path, bgr: np.ndarray) -> np.ndarray:
     """OpenCV's channel order to ours, in place: a decoded 48 MP image is not held twice."""
     if bgr.ndim == 2:
         return bgr[:, :, None]
     if bgr.shape[2] in (3, 4):
         return _swap_red_blue(bgr, in_place=True)
-    raise InputError(f"unsupported number of channels: {bgr.shape[2]}")
+    raise InputError(f"cannot read image '{path}': {bgr.shape[2]} channels (irtool reads grey, RGB, with alpha)")
+
+
+def _grey_alpha_tiff(path: Path, data: bytes, bits: int) -> np.ndarray:
+    """OpenCV (libtiff) decodes a grey + alpha TIFF without its alpha; Pillow reads the 8-bit ones whole."""
+    if bits == 8:
+        try:
+            return _read_with_pillow(data, "LA")
+        except Exception:  # a layout Pillow does not know either: refused below, not decoded without its alpha
+            pass
+    raise InputError(
+        f"cannot read image '{path}': a {bits}-bit grey + alpha TIFF, whose alpha irtool cannot read "
+        "(save it as PNG, or as an RGBA TIFF)"
+    )
 
 
 def _swap_red_blue(pixels: np.ndarray, *, in_place: bool) -> np.ndarray:
@@ -217,8 +257,13 @@ def _read_with_pillow(data: bytes, mode: str) -> np.ndarray:
         return np.asarray(im.convert(mode))
 
 
+def exr_supported() -> bool:
+    """Whether this OpenCV build reads and writes OpenEXR (pip's opencv wheels may lack it)."""
+    return bool(cv2.haveImageWriter(".exr"))
+
+
 def _require_exr(path: Path) -> None:
-    if not cv2.haveImageWriter(".exr"):
+    if not exr_supported():
         raise UnavailableError(
             f"cannot handle '{path}': this OpenCV build has no OpenEXR support (save as 32-bit float .tif instead)"
         )
@@ -248,14 +293,15 @@ def write_image(
     protect: Iterable[str | os.PathLike] = (),
     consume: bool = False,
 ) -> None:
-    """Encode `pixels` (H, W, C) RGB(A) to the format named by the suffix and write the file atomically.
+    """Encode `pixels` (H, W, C: grey, grey + alpha, RGB, RGBA) to the format named by the suffix, atomically.
 
     With `consume` the caller hands `pixels` over (it will not read them again): the encoder may reorder their
     channels in place instead of in a copy, so that a huge output is not held twice while it is encoded.
 
     `quality` (1-100) applies to JPEG (default 95) and WebP (default None = lossless); other formats are lossless.
     EXIF and ICC go into PNG, JPEG and WebP; TIFF keeps the ICC profile only; BMP and EXR keep neither.
-    Pixels are reduced to what the format holds (see FORMAT_DTYPES, ALPHA_FORMATS). `protect` lists files
+    Pixels are reduced to what the format holds (see FORMAT_DTYPES, ALPHA_FORMATS; grey + alpha is kept in PNG,
+    becomes RGBA in the other alpha formats). `protect` lists files
     (the inputs) that must not be overwritten: the write is refused with InputError if `path` is one of them.
     """
     path = Path(path)
@@ -265,10 +311,17 @@ def write_image(
     for other in protect:
         if same_file(path, other):
             raise InputError(f"refusing to write '{path}': it is the input file '{other}'")
+    if fmt in ("png", "jpeg") and isinstance(pixels, np.ndarray) and pixels.nbytes >= STREAM_BYTES:
+        from irtool.io import streaming
+
+        quality = _encode_params(fmt, quality)[1] if fmt == "jpeg" else None
+        fit = functools.partial(_fit_to_format, fmt=fmt)
+        streaming.write_file(path, pixels, fmt, fit=fit, quality=quality, exif=exif, icc=icc)
+        return
     pixels = _fit_to_format(pixels, fmt)
     height, width, channels = pixels.shape
-    data = _encode(path, pixels, fmt, quality, consume)
-    data = metadata.embed(data, fmt, exif=exif, icc=icc, width=width, height=height, alpha=channels == 4)
+    data = png_la.encode(pixels) if channels == 2 else _encode(path, pixels, fmt, quality, consume)
+    data = metadata.embed(data, fmt, exif=exif, icc=icc, width=width, height=height, alpha=channels in (2, 4))
     atomic_write_bytes(path, data)
 
 
@@ -277,8 +330,8 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     a, b = Path(a), Path(b)
     try:
         return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist yet
-        return a.resolve() == b.resolve()
+    except OSError:  # one of them does not exist yet, or is a symlink loop (where Path.resolve() raises)
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -296,10 +349,12 @@ def _fit_to_format(pixels: np.ndarray, fmt: str) -> np.ndarray:
         raise ValueError("pixels must be a (H, W) or (H, W, C) numpy array")
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
-    if pixels.shape[2] not in (1, 3, 4):
-        raise ValueError(f"pixels must have 1, 3 or 4 channels, not {pixels.shape[2]}")
-    if pixels.shape[2] == 4 and fmt not in ALPHA_FORMATS:
-        pixels = pixels[:, :, :3]
+    if pixels.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"pixels must have 1, 2, 3 or 4 channels, not {pixels.shape[2]}")
+    if pixels.shape[2] in (2, 4) and fmt not in ALPHA_FORMATS:
+        pixels = pixels[:, :, :-1]
+    elif pixels.shape[2] == 2 and fmt != "png":  # only PNG has a grey + alpha layout that OpenCV or we can write
+        pixels = pixels[:, :, [0, 0, 0, 1]]
     allowed = FORMAT_DTYPES[fmt]
     if pixels.dtype.name not in allowed:
         deepest = allowed[-1]
@@ -307,15 +362,17 @@ def _fit_to_format(pixels: np.ndarray, fmt: str) -> np.ndarray:
     return pixels
 
 
-def _encode(path: Path, pixels: np.ndarray, fmt: str, quality: int | None, consume: bool) -> bytes:
-    params = []
+def _encode_params(fmt: str, quality: int | None) -> list[int]:
     if quality is not None and fmt in ("jpeg", "webp"):
         if not 1 <= quality <= 100:
             raise UsageError(f"quality must be between 1 and 100, not {quality}")
         flag = cv2.IMWRITE_JPEG_QUALITY if fmt == "jpeg" else cv2.IMWRITE_WEBP_QUALITY
-        params = [flag, int(quality)]
-    elif fmt == "jpeg":
-        params = [cv2.IMWRITE_JPEG_QUALITY, 95]
+        return [flag, int(quality)]
+    return [cv2.IMWRITE_JPEG_QUALITY, 95] if fmt == "jpeg" else []
+
+
+def _encode(path: Path, pixels: np.ndarray, fmt: str, quality: int | None, consume: bool) -> bytes:
+    params = _encode_params(fmt, quality)
     bgr = pixels[:, :, 0] if pixels.shape[2] == 1 else _swap_red_blue(pixels, in_place=consume)
     try:
         ok, encoded = cv2.imencode(path.suffix.lower(), np.ascontiguousarray(bgr), params)

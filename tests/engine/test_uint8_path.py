@@ -35,3 +35,22 @@ def test_frames_that_need_tiles_or_the_ensemble_take_the_tiled_path():
     assert make_runner(model, device="cpu", tile=0, tta=True).restore_uint8(frames) is None
     assert make_runner(model, device="cpu", tile=0).restore_uint8(frames.astype(np.uint16)) is None
     assert make_runner(model, device="cpu", tile=0).restore_uint8(frames) is not None
+
+
+def test_restore_pixels_takes_the_8_bit_path_for_whole_frames_and_gives_the_tiled_pixels(monkeypatch):
+    from irtool.engine.pixels import restore_pixels
+
+    image = np.random.default_rng(1).integers(0, 256, (30, 41, 3), dtype=np.uint8)
+    whole = make_runner(models.load("bicubic"), device="cpu", tile=0)
+    calls = []
+    original = whole.restore_uint8
+    monkeypatch.setattr(whole, "restore_uint8", lambda frames: calls.append(frames.shape) or original(frames))
+    totals = []
+    fast = restore_pixels(whole, image, on_total=totals.append)
+    assert calls == [(1, 30, 41, 3)] and totals == [1]
+    floats = make_runner(models.load("bicubic"), device="cpu", tile=0)
+    monkeypatch.setattr(floats, "restore_uint8", lambda frames: None)  # the float stripes the tiled path writes
+    assert fast.dtype == np.uint8 and np.array_equal(fast, restore_pixels(floats, image))
+    grey_alpha = np.dstack([image[..., :1], image[..., :1]])  # alpha never goes through the model: tiled path
+    calls.clear()
+    assert restore_pixels(whole, grey_alpha).shape == (120, 164, 2) and calls == []
