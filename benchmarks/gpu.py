@@ -139,23 +139,14 @@ def video(device: torch.device, size: tuple[int, int], frames: int) -> tuple:
 
 
 def trainer(device: torch.device, batches: list[int], steps: int) -> list:
-    from benchmarks.train_speed import data_rate
+    from benchmarks.train_speed import data_rate, timing_overrides
     from irtool.train import config
     from irtool.train.loop import train
 
     rows = []
     for batch in batches:
         with tempfile.TemporaryDirectory() as tmp:
-            overrides = [
-                f"run.out_dir={tmp}",
-                f"run.device={device}",
-                f"schedule.steps={steps}",
-                f"run.log_every={steps // 2}",
-                f"run.checkpoint_every={steps * 10}",
-                "val.dataset=null",
-                "model.init=null",
-                f"data.batch_size={batch}",
-            ]
+            overrides = [*timing_overrides(tmp, str(device), steps), f"data.batch_size={batch}"]
             cfg = config.load(config.preset_path("sr-x4"), overrides)
             _reset_peak(device)
             train(cfg)

@@ -22,6 +22,19 @@ import tempfile
 from pathlib import Path
 
 
+def timing_overrides(out_dir: str, device: str, steps: int) -> list[str]:
+    """A short timing run of a preset: no validation, one checkpoint at the end, the second half logged apart."""
+    return [
+        f"run.out_dir={out_dir}",
+        f"run.device={device}",
+        f"schedule.steps={steps}",
+        f"run.log_every={steps // 2}",
+        f"run.checkpoint_every={steps * 10}",  # only the final one
+        "val.dataset=null",
+        "model.init=null",  # throughput does not depend on the starting weights
+    ]
+
+
 def measure(preset: str, device: str, steps: int, threads: int | None) -> dict:
     import torch
 
@@ -30,15 +43,7 @@ def measure(preset: str, device: str, steps: int, threads: int | None) -> dict:
     from irtool.train.schedule import patch_and_batch
 
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = [
-            f"run.out_dir={tmp}",
-            f"run.device={device}",
-            f"schedule.steps={steps}",
-            f"run.log_every={steps // 2}",
-            f"run.checkpoint_every={steps * 10}",  # only the final one
-            "val.dataset=null",
-            "model.init=null",  # throughput does not depend on the starting weights
-        ]
+        overrides = timing_overrides(tmp, device, steps)
         if threads:
             overrides.append(f"run.threads={threads}")
         cfg = config.load(config.preset_path(preset), overrides)

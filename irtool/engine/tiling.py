@@ -202,15 +202,7 @@ def run_tiled(
             for k, (c, (x0, x1)) in enumerate(group):
                 part = y[k]
                 target = stripe[:, y0 * s - stripe_top : y1 * s - stripe_top, x0 * s : x1 * s]
-                if row_weights[r] is not None or col_weights[c] is not None:
-                    # part * w_row * w_col, the same products in the same order, into a reused temporary
-                    dtype = np.result_type(part.dtype, np.float32)
-                    if temp is None or temp.shape != part.shape or temp.dtype != dtype:
-                        temp = np.empty(part.shape, dtype)
-                    if row_weights[r] is not None:
-                        part = np.multiply(part, row_weights[r][:, None], out=temp)
-                    if col_weights[c] is not None:
-                        part = np.multiply(part, col_weights[c][None, :], out=temp)
+                part, temp = _weighted(part, row_weights[r], col_weights[c], temp)
                 target += part
             if on_tiles is not None:
                 on_tiles(len(group))
@@ -220,6 +212,23 @@ def run_tiled(
         kept = stripe.shape[1] - (done - stripe_top)
         buffer[:, :kept] = stripe[:, done - stripe_top :]
         stripe_top = done
+
+
+def _weighted(
+    part: np.ndarray, w_row: np.ndarray | None, w_col: np.ndarray | None, temp: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """part * w_row * w_col (the same products in the same order as ever) into a reused temporary; returns the
+    weighted part and the temporary to reuse."""
+    if w_row is None and w_col is None:
+        return part, temp
+    dtype = np.result_type(part.dtype, np.float32)
+    if temp is None or temp.shape != part.shape or temp.dtype != dtype:
+        temp = np.empty(part.shape, dtype)
+    if w_row is not None:
+        part = np.multiply(part, w_row[:, None], out=temp)
+    if w_col is not None:
+        part = np.multiply(part, w_col[None, :], out=temp)
+    return part, temp
 
 
 def _run_regions(
@@ -265,15 +274,7 @@ def _run_regions(
                 acc[:, :, :beside] = strip
                 acc[:, :above, beside:] = band[:, :above, left + beside : right]
                 acc[:, above:, beside:] = 0
-                part = y[k]
-                if row_weights[r] is not None or col_weights[c] is not None:
-                    dtype = np.result_type(part.dtype, np.float32)
-                    if temp is None or temp.shape != part.shape or temp.dtype != dtype:
-                        temp = np.empty(part.shape, dtype)
-                    if row_weights[r] is not None:
-                        part = np.multiply(part, row_weights[r][:, None], out=temp)
-                    if col_weights[c] is not None:
-                        part = np.multiply(part, col_weights[c][None, :], out=temp)
+                part, temp = _weighted(y[k], row_weights[r], col_weights[c], temp)
                 acc += part
                 region(top, left, acc[:, : below - top, : after - left])
                 next_band[:, : bottom - below, left:after] = acc[:, below - top :, : after - left]
