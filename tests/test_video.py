@@ -228,3 +228,16 @@ def test_odd_output_sizes_lose_one_row_or_column_for_subsampled_chroma(tmp_path)
             reader.close()
         info = probe(out)
         assert (info["width"], info["height"], info["frames"]) == (*expected, 3)
+
+
+def test_an_encoder_that_cannot_start_is_named(tmp_path, capsys):
+    """NVENC is in PyAV's wheel but needs an NVIDIA GPU: without one it must be named, not blamed on a packet."""
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=4)
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(capsys, str(clip), "-m", "bicubic", "-o", str(out), "--codec", "h264_nvenc")
+    if code == 0:  # a machine where NVENC runs: then it simply works
+        assert out.is_file()
+        return
+    assert code == 2 and "--codec h264_nvenc: the encoder cannot start" in err and "packet" not in err
+    assert not out.exists() and not any(p.name.startswith(".") for p in tmp_path.iterdir())

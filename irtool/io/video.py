@@ -200,6 +200,10 @@ class VideoWriter:
             elif crf is not None:
                 raise UsageError(f"--crf does not apply to codec {codec}")
             self.stream.options = options
+            try:  # now, so an encoder that cannot start is named, not blamed on the first packet muxed
+                self.stream.codec_context.open()
+            except av_errors() as exc:
+                raise UsageError(f"--codec {codec}: the encoder cannot start ({_reason(exc)}); try libx264") from None
             self.copies = {}
             for source in reader.copied:
                 try:
