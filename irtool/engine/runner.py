@@ -1,7 +1,7 @@
 """A model on a device at a precision, restoring images tile by tile with the safety nets users asked for.
 
-- Tile size: `tile=None` picks it (from free memory on CUDA/MPS, measured with two probe passes; fixed on the CPU),
-  `tile=0` means the whole image, `tile=N` at most N input pixels a side.
+- Tile size: `tile=None` picks it (from free memory on CUDA/MPS, measured with two probe passes, no fixed cap; 512
+  on the CPU), `tile=0` means the whole image, `tile=N` at most N input pixels a side.
 - Out of memory: the tile halves and the image starts again; the smaller tile sticks for the images that follow.
 - NaN/Inf in a reduced-precision result: that batch of tiles is run again in fp32 (counted in `nan_retries`).
 - `tta=True`: every tile goes through the x8 self-ensemble (irtool.engine.ensemble), at 8x the cost.
@@ -43,7 +43,6 @@ MIN_TILE = 32  # below this the overlap eats the tile; out of memory here is a R
 # enough that crop borders are a minor part of each. Measured on the shipped models (tiled vs whole): 32-64 px crops
 # give SR 2-4x less error than a downscaled image; the denoiser is within 0.02 dB of whole-image output at 64-128.
 STATS_CELL = 64
-MAX_AUTO_TILE = 2048  # beyond this a bigger tile buys almost nothing and delays the first output
 
 
 class Runner(ImageRunner):
@@ -143,7 +142,8 @@ class Runner(ImageRunner):
             return CPU_TILE
         side = math.isqrt(max(0, int((0.7 * free - fixed) / per_pixel)))
         m = self.descriptor.size_multiple
-        return int(min(MAX_AUTO_TILE, max(MIN_TILE, side // m * m)))
+        # No fixed cap: on a large GPU a whole frame in one pass is the fast path (restore_uint8); memory limits it.
+        return int(max(MIN_TILE, side // m * m))
 
     def _memory_per_pixel(self) -> tuple[float, float]:
         """Peak bytes of one forward pass ~ fixed + per_pixel * area, fitted on two small probe tiles."""

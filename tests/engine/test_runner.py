@@ -240,3 +240,19 @@ def test_nan_while_recording_iln_statistics_does_not_leak_into_other_tiles(seede
     assert runner.nan_retries == 1 + bright
     fp32 = Runner(model, device="cpu", precision="fp32", tile=48, overlap=8).restore(x)
     torch.testing.assert_close(out, fp32, atol=0.02, rtol=0)
+
+
+def test_auto_tile_follows_free_memory_without_a_fixed_cap(monkeypatch):
+    """On a big GPU the automatic tile is as large as memory allows, so whole 4K frames run in one pass."""
+    from irtool import models
+    from irtool.engine import runner as runner_module
+
+    runner = runner_module.Runner(models.create("sr-x2"), device="cpu")
+    monkeypatch.setattr(runner, "_memory_per_pixel", lambda: (2_000.0, 1e9))  # bytes per input pixel, fixed bytes
+    monkeypatch.setattr(runner_module, "free_memory", lambda device: 100e9)  # an H200's worth, mostly free
+    side = runner._auto_tile()
+    m = runner.descriptor.size_multiple
+    assert side % m == 0 and side > 3840  # was capped at 2048
+    assert abs(side - ((0.7 * 100e9 - 1e9) / 2_000.0) ** 0.5) < m
+    monkeypatch.setattr(runner_module, "free_memory", lambda device: 1.2e9)  # a small GPU: the floor
+    assert runner._auto_tile() == runner_module.MIN_TILE
