@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Literal
 from irtool.engine import entries
 from irtool.engine.entries import FILE, FOLDER, MISSING, kind_of, real
 from irtool.errors import InputError, UsageError
-from irtool.io.images import IMAGE_SUFFIXES, exr_supported
+from irtool.io.images import IMAGE_SUFFIXES, exr_supported, natural_key
 from irtool.io.video import VIDEO_SUFFIXES
 from irtool.launch import launch_env
 
@@ -221,7 +220,7 @@ def _list_media(folder: Path, recursive: bool, exclude: Path | None) -> list[_Fo
                 pending.append(path)
             elif _is_media(path):
                 found += _entry(path, folder)
-    return sorted(found, key=lambda f: _natural_key(f.path))
+    return sorted(found, key=lambda f: natural_key(f.path))
 
 
 def _entry(path: Path, base: Path) -> list[_Found]:
@@ -230,11 +229,6 @@ def _entry(path: Path, base: Path) -> list[_Found]:
     if what == FOLDER:
         return []
     return [_Found(path, base, True, None if what == FILE else entries.not_a_file(path, what))]
-
-
-def _natural_key(path: Path) -> list[tuple[int, int, str]]:
-    """img2 before img10."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", path.as_posix().lower())]
 
 
 def _is_media(path: Path) -> bool:

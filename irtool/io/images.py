@@ -30,7 +30,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from irtool.errors import InputError, UnavailableError, UsageError  # noqa: E402
-from irtool.io import headers, metadata, png_la  # noqa: E402
+from irtool.io import headers, metadata  # noqa: E402
 from irtool.io.headers import MAX_PIXELS  # noqa: E402
 
 SUFFIX_FORMATS = {
@@ -117,10 +117,10 @@ def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path
         hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
         if not hidden and is_image_path(path) and path.is_file():
             found.append(path)
-    return sorted(found, key=_natural_key)
+    return sorted(found, key=natural_key)
 
 
-def _natural_key(path: Path) -> list:
+def natural_key(path: Path) -> list:
     return [(0, int(tok), "") if tok.isdigit() else (1, 0, tok) for tok in re.split(r"(\d+)", path.as_posix().lower())]
 
 
@@ -320,8 +320,15 @@ def write_image(
         return
     pixels = _fit_to_format(pixels, fmt)
     height, width, channels = pixels.shape
-    data = png_la.encode(pixels) if channels == 2 else _encode(path, pixels, fmt, quality, consume)
-    data = metadata.embed(data, fmt, exif=exif, icc=icc, width=width, height=height, alpha=channels in (2, 4))
+    if channels == 2:  # grey + alpha (PNG only): OpenCV cannot encode it, the band-by-band PNG writer can
+        from irtool.io import streaming
+
+        buffer = io.BytesIO()
+        streaming.write_png(buffer, pixels, exif=exif, icc=icc)
+        atomic_write_bytes(path, buffer.getvalue())
+        return
+    data = _encode(path, pixels, fmt, quality, consume)
+    data = metadata.embed(data, fmt, exif=exif, icc=icc, width=width, height=height, alpha=channels == 4)
     atomic_write_bytes(path, data)
 
 
