@@ -47,3 +47,9 @@ class ResourceError(IrtoolError):
     """Out of memory at the smallest tile, or the requested device is not present."""
 
     exit_code = EXIT_RESOURCES
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what a one-line error quotes."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from irtool.errors import UnavailableError, UsageError
+from irtool.errors import UnavailableError, UsageError, first_line
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -148,7 +148,7 @@ def fetch_file(
         if offline:
             why = "offline mode is on (--offline or HF_HUB_OFFLINE)"
         else:
-            why = f"the Hub is unreachable ({unreachable or _first_line(e)})"
+            why = f"the Hub is unreachable ({unreachable or first_line(e)})"
         raise UnavailableError(f"{ref} is not in the HF cache ({hf_cache_dir(cache_dir)}) and {why}; {hint}") from None
     except RepositoryNotFoundError:
         raise UnavailableError(f"{ref}: repository {ref.repo_id} not found (or private)") from None
@@ -157,9 +157,9 @@ def fetch_file(
     except EntryNotFoundError:
         raise UnavailableError(f"{ref}: no file {ref.filename} at that revision") from None
     except HFValidationError as e:  # e.g. a repository name with spaces: the reference itself is wrong
-        raise UsageError(f"{ref}: {_first_line(e)}") from None
+        raise UsageError(f"{ref}: {first_line(e)}") from None
     except (HfHubHTTPError, OSError, *transfer_errors) as e:
-        raise UnavailableError(f"{ref}: download failed: {_first_line(e)}") from None
+        raise UnavailableError(f"{ref}: download failed: {first_line(e)}") from None
 
     expected = sha256
     if expected is None:
@@ -226,8 +226,3 @@ def endpoint_unreachable(endpoint: str, timeout: float | None = None) -> str | N
     probe.start()
     probe.join(timeout)
     return result[0] if result else f"{where}: no answer within {timeout:g} s"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from irtool.errors import InputError
+from irtool.errors import InputError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +64,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
     except Exception as e:
-        raise InputError(f"{path}: not a readable .safetensors file ({_first_line(e)})") from None
+        raise InputError(f"{path}: not a readable .safetensors file ({first_line(e)})") from None
 
 
 def read(path: str | Path) -> Checkpoint:
@@ -79,7 +79,7 @@ def read(path: str | Path) -> Checkpoint:
         try:
             return Checkpoint(path, load_file(str(path), device="cpu"), metadata)
         except Exception as e:
-            raise InputError(f"{path}: not a readable .safetensors file ({_first_line(e)})") from None
+            raise InputError(f"{path}: not a readable .safetensors file ({first_line(e)})") from None
     if path.suffix not in SUFFIXES:
         raise InputError(f"{path}: not a weight file (expected {', '.join(SUFFIXES)})")
     import torch
@@ -87,7 +87,7 @@ def read(path: str | Path) -> Checkpoint:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt zip, truncated file, or a pickle that needs arbitrary code
-        raise InputError(f"{path}: cannot be read as a PyTorch checkpoint ({_first_line(e)})") from None
+        raise InputError(f"{path}: cannot be read as a PyTorch checkpoint ({first_line(e)})") from None
     return Checkpoint(path, canonicalize(obj, path), {})
 
 
@@ -131,8 +131,3 @@ def irtool_metadata(descriptor: dict[str, Any], extra: dict[str, Any] | None = N
         }
     )
     return meta
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from irtool.errors import InputError, ResourceError, UnavailableError
+from irtool.errors import InputError, ResourceError, UnavailableError, first_line
 from irtool.models.descriptor import ModelDescriptor
 
 # Keys of the ONNX file's metadata_props, and the graph's tensor names: written by irtool.export.onnx_export.
@@ -49,7 +49,7 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=_providers(ort, device))
         except Exception as e:
-            raise InputError(f"{self.path}: onnxruntime cannot load it ({_first_line(e)})") from None
+            raise InputError(f"{self.path}: onnxruntime cannot load it ({first_line(e)})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if DESCRIPTOR_KEY not in meta:
             raise InputError(
@@ -58,7 +58,7 @@ class OnnxModel:
         try:
             self.descriptor = ModelDescriptor.from_dict(json.loads(meta[DESCRIPTOR_KEY]))
         except (ValueError, TypeError) as e:  # bad JSON, or JSON that is not a descriptor
-            raise InputError(f"{self.path}: its irtool metadata is damaged ({_first_line(e)})") from None
+            raise InputError(f"{self.path}: its irtool metadata is damaged ({first_line(e)})") from None
         self.precision = meta.get(PRECISION_KEY, "fp32")
         self.device = device
 
@@ -84,8 +84,3 @@ def _providers(ort: Any, device: str) -> list[Any]:
         raise ResourceError("this onnxruntime has no CUDA support: pip install onnxruntime-gpu, or use --device cpu")
     index = int(device.partition(":")[2] or 0)
     return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
