@@ -190,6 +190,8 @@ def restore_command(
     started = time.perf_counter()
 
     from irtool.cli._output import info, warn
+    from irtool.cli._progress import ProgressBar
+    from irtool.cli._restore_progress import RestoreProgress
     from irtool.engine.base import make_runner
     from irtool.engine.jobs import Naming, plan_before_model, plan_jobs, shard
     from irtool.engine.pipeline import BatchStopped, ReadOptions, VideoOptions, WriteOptions, run_jobs, summarize
@@ -224,9 +226,6 @@ def restore_command(
         where = _where(str(runner.device), runner.runtime)
         info(f"{naming.model} (x{d.scale} {d.task}) on {where}, {runner.precision}: {len(jobs)} input(s)")
     stopped: BatchStopped | None = None
-    from irtool.cli._progress import ProgressBar
-    from irtool.cli._restore_progress import RestoreProgress
-
     with ProgressBar(len(jobs), description="files", quiet=quiet) as bar:
         progress = RestoreProgress(bar, jobs)
         reporter = progress.reporter()

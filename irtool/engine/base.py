@@ -152,6 +152,7 @@ class ImageRunner:
         """How this runner ran, for summaries and reports."""
         return {
             "device": str(self.device),
+            "runtime": self.runtime,
             "precision": self.precision,
             "tile": self.tile_label,
             "tta": self.tta,

@@ -207,7 +207,6 @@ def summarize(outcomes: list[Outcome], runner: ImageRunner, model_name: str, sec
         "seconds": round(seconds, 3),
         "model": model_name,
         **runner.settings(),
-        "runtime": runner.runtime,
         "items": [asdict(o) for o in outcomes],
     }
     launch = launch_env()

@@ -106,7 +106,6 @@ def evaluate(
         raise InputError(f"no images to evaluate in {info.get('name')}")
     settings = runner.settings()
     settings["self_ensemble"] = settings.pop("tta")
-    settings["runtime"] = runner.runtime
     return Report(
         psnr=mean([s.psnr for s in scores]),
         ssim=mean([s.ssim for s in scores]),
