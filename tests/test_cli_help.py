@@ -15,6 +15,7 @@ COMMANDS = [
     ["train"],
     ["export"],
     ["doctor"],
+    ["compare"],
     ["datasets", "list"],
     ["datasets", "fetch"],
     ["models", "list"],

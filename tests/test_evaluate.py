@@ -261,3 +261,27 @@ def test_bad_sigma_and_scale_are_usage_errors(tmp_path):
     write_image(tmp_path / "pred" / "a.png", _image(0))
     with pytest.raises(UsageError, match="positive integer, got -1"):
         evaluate_folders(tmp_path / "pred", tmp_path / "gt", "sr", scale=-1)
+
+
+def test_real_degradation_is_seeded_per_image_and_reported():
+    from irtool.ops.realistic import real_lr
+
+    images = [_image(i, 48, 48) for i in range(3)]
+    seen = []
+
+    def upscale(x):  # records what the model was given
+        seen.append((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+    report = evaluate(upscale, images, "sr", scale=2, degradation="real", seed=4)
+    assert report.protocol["degradation"] == "real" and report.protocol["seed"] == 4
+    for i, (img, shown, s) in enumerate(zip(images, seen, report.per_image, strict=True)):
+        lr, params = real_lr(img, 2, 4, i)
+        assert np.array_equal(shown, lr) and s.degradation == params
+    assert "degradation" in report.to_dict()["per_image"][0]
+    plain = evaluate(upscale, images, "sr", scale=2)
+    assert "degradation" not in plain.to_dict()["per_image"][0] and "degradation" not in plain.protocol
+    with pytest.raises(UsageError, match="real degradation"):
+        evaluate(upscale, images, "sr-luma", scale=2, degradation="real")
+    with pytest.raises(UsageError, match="'bicubic' or 'real'"):
+        evaluate(upscale, images, "sr", scale=2, degradation="jpeg")

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+import irtool.cli.compare_cmd  # noqa: E402,F401
 import irtool.cli.datasets_cmd  # noqa: E402,F401
 import irtool.cli.doctor_cmd  # noqa: E402,F401
 import irtool.cli.eval_cmd  # noqa: E402,F401

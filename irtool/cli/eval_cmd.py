@@ -20,6 +20,7 @@ Examples:
   irtool eval -m denoise --dataset CBSD68 --sigma 25 --json > cbsd68.json
   irtool eval -m bicubic --dataset Set14 -s 2 -p sr-luma --gray-convention rgb
   irtool eval -m sr-x4 --dataset BSD100 -x        # x8 self-ensemble ("+" rows)
+  irtool eval -m photo-x4 --dataset BSD100 --degradation real --seed 0
   irtool eval -m sr-x4.onnx --dataset Set5          # an exported graph, on onnxruntime
   irtool eval -m sr-x4 --dataset Set5 -d cuda --precision auto
   irtool eval --pred results/ --gt Set5/HR --protocol sr --scale 4
@@ -28,7 +29,10 @@ Examples:
 Protocols: sr (BasicSR: Y channel, border = scale, LR made here by MATLAB
 bicubic), sr-rgb, sr-luma (the MATLAB Y-only pipeline of the published
 bicubic rows), denoise (noise seeded with 0 per image, RGB), derain (rounded
-Y, no border). --json writes every convention used, and how the model ran
+Y, no border). --degradation real makes the SR input with the realistic chain
+(blur, resize, noise, JPEG, twice; Real-ESRGAN's ranges) seeded per image
+from --seed; --json lists every image's parameters. --json writes every
+convention used, and how the model ran
 (device, precision, tile, self-ensemble). The published protocols run the
 whole image in fp32: other precisions and tiling change scores slightly.
 Sets come from $IRTOOL_DATA_DIR (`irtool datasets list`). --pred/--gt pair
@@ -79,6 +83,15 @@ def eval_command(
         help="sr, sr-rgb, sr-luma, denoise, derain (default: the set's task).",
         rich_help_panel="Protocol",
     ),
+    degradation: str = typer.Option(
+        "bicubic",
+        "--degradation",
+        help="SR input: bicubic (the published LR) or real (blur, resize, noise and JPEG, twice, seeded).",
+        rich_help_panel="Protocol",
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of --degradation real (image i draws from [seed, i]).", rich_help_panel="Protocol"
+    ),
     gray: str = typer.Option(
         "rgb",
         "--gray-convention",
@@ -120,15 +133,17 @@ def eval_command(
 
     if gray not in ("rgb", "matlab"):
         raise UsageError(f"--gray-convention must be 'rgb' or 'matlab', got {gray!r}")
+    if degradation not in ("bicubic", "real"):
+        raise UsageError(f"--degradation must be 'bicubic' or 'real', got {degradation!r}")
     folder_mode = pred is not None or gt is not None
     if folder_mode:
         if pred is None or gt is None:
             raise UsageError("--pred and --gt go together")
         ran_options = (dataset, model, sigma, limit)
-        if any(v is not None for v in ran_options) or tta or tile or precision != "fp32":
+        if any(v is not None for v in ran_options) or tta or tile or precision != "fp32" or degradation != "bicubic":
             raise UsageError(
-                "--pred/--gt score saved outputs: --dataset, --model, --sigma, --limit, --tta, --tile and "
-                "--precision do not apply"
+                "--pred/--gt score saved outputs: --dataset, --model, --sigma, --limit, --tta, --tile, "
+                "--precision and --degradation do not apply"
             )
         if protocol is None:
             raise UsageError("say which protocol scores these outputs: --protocol sr|sr-rgb|sr-luma|denoise|derain")
@@ -141,7 +156,7 @@ def eval_command(
         with _progress(quiet) as progress:
             report = evaluate_folders(pred, gt, protocol, scale=scale, gray=gray, progress=progress)
     else:
-        run = _RunOptions(device=device, precision=precision, tile=tile, tta=tta)
+        run = _RunOptions(device=device, precision=precision, tile=tile, tta=tta, degradation=degradation, seed=seed)
         report = _evaluate_model(dataset, model, protocol, scale, sigma, gray, run, offline, limit, quiet)
 
     if json_out:
@@ -160,6 +175,8 @@ class _RunOptions:
     precision: str
     tile: int
     tta: bool
+    degradation: str = "bicubic"
+    seed: int = 0
 
 
 def _evaluate_model(
@@ -207,6 +224,8 @@ def _evaluate_model(
             precision=run.precision,
             tile=run.tile,
             self_ensemble=run.tta,
+            degradation=run.degradation,
+            seed=run.seed,
             progress=progress,
             log=warn,
         )
@@ -260,6 +279,8 @@ def _print_table(report: Any) -> None:
         title += f" x{proto['scale']}"
     if proto.get("sigma") is not None:
         title += f" sigma {proto['sigma']:g}"
+    if proto.get("degradation") == "real":
+        title += f", real degradation seed {proto['seed']}"
     table = Table(title=title)
     table.add_column("image")
     table.add_column("PSNR (dB)", justify="right")

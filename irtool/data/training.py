@@ -6,7 +6,8 @@ Split in two on purpose:
   checkpoint can store and restore exactly.
 - `Degradation` runs on the training device with the ops of `irtool.ops.degrade`: MATLAB-bicubic downscaling (the
   same kernel, and the same rounding to uint8 after each pass, as the benchmark LR files), Gaussian noise, JPEG (the
-  one that needs an encoder, on the CPU).
+  one that needs an encoder, on the CPU), and the realistic chain of `irtool.ops.realistic` (blur, resize, noise and
+  JPEG, twice), whose random choices come from a NumPy generator and whose noise from the device's generator.
 Images stay uint8, uploaded to the device once (T91 + BSD200 is about 100 MB).
 
 For SR the sampler crops `Degradation.margin` extra target pixels on every side and the degradation cuts them off
@@ -24,11 +25,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from irtool.errors import InputError, UsageError
+from irtool.ops.realistic import RealConfig
 
 if TYPE_CHECKING:
     import torch
 
-DegradationTask = Literal["sr", "denoise", "jpeg", "paired"]
+DegradationTask = Literal["sr", "real", "denoise", "jpeg", "paired"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class DegradationSpec:
     sigma: float | None = None  # denoise: a fixed noise level on the 0..255 scale ...
     sigma_range: tuple[float, ...] | None = None  # ... or (low, high), drawn uniformly per image
     jpeg_quality: tuple[int, ...] | None = None  # jpeg: (low, high), quality drawn uniformly per image
+    real: RealConfig | None = None  # real: the chain's ranges (irtool.ops.realistic); None: its defaults
 
 
 def _to_channels(pixels: np.ndarray, channels: int, path: Path) -> np.ndarray:
@@ -215,22 +218,29 @@ class Degradation:
         self.spec = spec
         self.device = torch.device(device)
         self.generator = torch.Generator(self.device).manual_seed(seed)
+        self.rng = np.random.default_rng(seed)  # the realistic chain's choices (kernels, levels, qualities)
         # Twice the scale reaches past the x`scale` bicubic kernel's half-width and keeps the LR grid aligned.
-        self.margin = 2 * spec.scale if spec.task == "sr" else 0
+        # The realistic chain's blurs reach 10 target pixels: 12 or more, a multiple of the scale, keeps them inside.
+        self.margin = {"sr": 2 * spec.scale, "real": spec.scale * -(-12 // spec.scale)}.get(spec.task, 0)
 
     def __call__(
         self, target: torch.Tensor, given_input: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
+        from irtool.ops import realistic
         from irtool.ops.degrade import add_gaussian_noise_torch, bicubic_downsample_torch, jpeg_compress
 
         spec = self.spec
         if given_input is not None:  # paired data: the input comes from disk with its target
             return given_input.to(self.device, non_blocking=True).float().div_(255), target
-        if spec.task == "sr":
+        if spec.task in ("sr", "real"):
             m, lm = self.margin, self.margin // spec.scale
-            lr = bicubic_downsample_torch(target, spec.scale)
+            if spec.task == "sr":
+                lr = bicubic_downsample_torch(target, spec.scale)
+            else:
+                params = realistic.draw(self.rng, spec.real or RealConfig(), target.shape[0])
+                lr = realistic.apply(target, params, spec.scale, self.generator)
             return lr[..., lm : lr.shape[-2] - lm, lm : lr.shape[-1] - lm], target[..., m:-m, m:-m]
         b = target.shape[0]
         if spec.task == "denoise":
@@ -248,10 +258,12 @@ class Degradation:
         raise UsageError(f"task '{spec.task}' needs its inputs from the sampler")
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
+        return {"generator": self.generator.get_state(), "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
+        if "rng" in state:  # checkpoints from before the realistic chain hold the torch generator only
+            self.rng.bit_generator.state = state["rng"]
 
 
 def build(

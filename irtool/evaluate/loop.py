@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from irtool.errors import InputError, UsageError
-from irtool.evaluate.protocols import GrayConvention, Protocol, _luma_plane, get_protocol, score, to_uint8
+from irtool.evaluate.protocols import Degradation, GrayConvention, Protocol, _luma_plane, get_protocol, score, to_uint8
 from irtool.evaluate.report import ImageScore, Progress, Report, mean, run_info
 from irtool.evaluate.samples import Sample, dataset_samples, memory_info, memory_samples
 
@@ -41,6 +41,8 @@ def evaluate(
     precision: str = "fp32",
     tile: int | None = 0,
     self_ensemble: bool = False,
+    degradation: Degradation = "bicubic",
+    seed: int = 0,
     runner: ImageRunner | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
@@ -52,6 +54,10 @@ def evaluate(
     `data`: a benchmark name, a `Dataset`, or images in memory: uint8 arrays (H, W, C) of ground truth,
     `(input, target)` pairs for deraining, or `Sample`s. For SR the LR input is always made here from the ground
     truth; for denoising the noise is always added here.
+
+    `degradation` (SR protocols): "bicubic", the published benchmark LR, or "real", the realistic chain of
+    `irtool.ops.realistic` with its default ranges, drawn for image i (0-based, in the set's order) from
+    `numpy.random.default_rng([seed, i])`; each image's parameters are kept in its `ImageScore.degradation`.
 
     The model runs through the engine's runner on `device` at `precision` (fp32: what the published protocols
     use; "auto" lets the runner pick fp16/bf16 on a GPU), on the whole image unless `tile` says otherwise.
@@ -71,6 +77,10 @@ def evaluate(
         raise UsageError("the denoise protocol needs a noise level: pass sigma (e.g. 15, 25 or 50)")
     if proto.task != "denoise" and sigma is not None:
         raise UsageError(f"sigma applies to the denoise protocol only, not {proto.name!r}")
+    if degradation not in ("bicubic", "real"):
+        raise UsageError(f"degradation must be 'bicubic' or 'real', got {degradation!r}")
+    if degradation == "real" and (proto.task != "sr" or proto.luma_only):
+        raise UsageError(f"the real degradation makes RGB inputs for the sr and sr-rgb protocols, not {proto.name!r}")
     if sigma is not None and not (math.isfinite(sigma) and sigma >= 0):
         raise UsageError(f"sigma must be a noise level of 0 or more (on 0..255), got {sigma:g}")
 
@@ -93,11 +103,15 @@ def evaluate(
         in_channels = runner.descriptor.in_channels
         scores: list[ImageScore] = []
         start = time.perf_counter()
-        for sample in samples:
-            x, target = _model_input(sample, proto, scale=scale, sigma=sigma, in_channels=in_channels)
+        for index, sample in enumerate(samples):
+            if degradation == "real":
+                x, target, params = _real_input(sample, index, scale=scale, seed=seed, in_channels=in_channels)
+            else:
+                x, target = _model_input(sample, proto, scale=scale, sigma=sigma, in_channels=in_channels)
+                params = None
             pred = to_uint8(runner.restore(np.ascontiguousarray(x.transpose(2, 0, 1))), proto)
             p, s = score(pred, target, proto, scale=scale)
-            scores.append(ImageScore(sample.name, p, s))
+            scores.append(ImageScore(sample.name, p, s, params))
             if progress is not None:
                 progress(len(scores), total, scores[-1])
     finally:
@@ -110,7 +124,7 @@ def evaluate(
         psnr=mean([s.psnr for s in scores]),
         ssim=mean([s.ssim for s in scores]),
         per_image=scores,
-        protocol=proto.describe(scale=scale, sigma=sigma),
+        protocol=proto.describe(scale=scale, sigma=sigma, degradation=degradation, seed=seed),
         dataset=info,
         model=_describe_model(model if model is not None else runner),
         seconds=time.perf_counter() - start,
@@ -226,6 +240,19 @@ def _model_input(
             raise InputError(f"{sample.name}: input {sample.input.shape} and target {target.shape} differ in size")
         x = to_float32(_channels_for(sample.input, in_channels))
     return np.asarray(x, dtype=np.float32), target
+
+
+def _real_input(
+    sample: Sample, index: int, *, scale: int, seed: int, in_channels: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(model input, ground truth, the chain's parameters) of image `index` under the real degradation."""
+    from irtool.io.images import to_float32
+    from irtool.ops.realistic import real_lr
+    from irtool.ops.resize import modcrop
+
+    target = modcrop(sample.target, scale)
+    lr, params = real_lr(target, scale, seed, index)
+    return np.asarray(to_float32(_channels_for(lr, in_channels)), dtype=np.float32), target, params
 
 
 def _channels_for(img: np.ndarray, in_channels: int) -> np.ndarray:

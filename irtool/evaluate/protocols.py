@@ -18,6 +18,7 @@ from irtool.errors import UsageError
 Task = Literal["sr", "denoise", "derain"]
 GrayConvention = Literal["rgb", "matlab"]
 Rounding = Literal["half-even", "half-away"]
+Degradation = Literal["bicubic", "real"]  # how an SR protocol makes its LR input
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ class Protocol:
     def border(self, scale: int) -> int:
         return scale if self.crop_border is None else self.crop_border
 
-    def describe(self, *, scale: int, sigma: float | None) -> dict[str, Any]:
+    def describe(
+        self, *, scale: int, sigma: float | None, degradation: Degradation = "bicubic", seed: int = 0
+    ) -> dict[str, Any]:
         """The preset and every convention it implies, for reports (so a number can be reproduced)."""
         d: dict[str, Any] = asdict(self)
         d["crop_border"] = self.border(scale)
@@ -54,6 +57,15 @@ class Protocol:
             d["lr"] = (
                 f"Y plane of the uint8 HR (MATLAB rgb2ycbcr, rounded), modcrop({scale}), then MATLAB "
                 f"imresize(1/{scale}, 'bicubic') in float, not quantised; the model upscales the Y plane"
+            )
+        elif self.task == "sr" and degradation == "real":
+            d["degradation"] = "real"
+            d["seed"] = seed
+            d["lr"] = (
+                f"modcrop({scale}), then irtool's realistic chain (irtool.ops.realistic, default ranges: Real-ESRGAN's "
+                f"second-order blur / resize / noise / JPEG) down by {scale}, drawn for image i from "
+                f"numpy.random.default_rng([{seed}, i]), applied on the CPU in float64, rounded to uint8; every "
+                "image's parameters are in per_image[].degradation"
             )
         elif self.task == "sr":
             d["lr"] = f"modcrop({scale}) then MATLAB imresize(1/{scale}, 'bicubic') on uint8 RGB, made locally"

@@ -16,6 +16,7 @@ class ImageScore:
     name: str
     psnr: float
     ssim: float
+    degradation: dict[str, Any] | None = None  # the realistic chain's parameters for this image, when one made it
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Report:
         return {
             "psnr": self.psnr,
             "ssim": self.ssim,
-            "per_image": [asdict(s) for s in self.per_image],
+            "per_image": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.per_image],
             "protocol": self.protocol,
             "dataset": self.dataset,
             "model": self.model,

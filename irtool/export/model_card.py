@@ -25,6 +25,7 @@ TASK_NAMES = {
     "derain": "deraining",
     "deblur": "motion deblurring",
     "defocus": "defocus deblurring",
+    "photo": "photo restoration (noise, blur and JPEG at the same size)",
     "identity": "identity",
 }
 TASK_TAGS = {
@@ -33,6 +34,7 @@ TASK_TAGS = {
     "derain": "image-deraining",
     "deblur": "image-deblurring",
     "defocus": "image-deblurring",
+    "photo": "image-restoration",
 }
 # Licences the Hub knows by id; anything else is `license: other` with its own name, as the Hub asks.
 HUB_LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "cc-by-4.0", "cc-by-nc-4.0", "cc-by-sa-4.0", "gpl-3.0"}

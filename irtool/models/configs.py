@@ -200,4 +200,22 @@ CONFIGS: tuple[ModelEntry, ...] = (
         descriptor={"task": "denoise", **_SHIPPED},
         description="shipped blind colour denoiser, sigma 0-50 (compact-denoise, trained on T91 + BSD200)",
     ),
+    # ---- shipped photo models: the same networks fine-tuned on the realistic chain (irtool.ops.realistic) ----
+    *(
+        ModelEntry(
+            f"photo-x{s}",
+            "hiir-sr",
+            hparams={**_COMPACT_SR, "scale": s},
+            descriptor=_SHIPPED,
+            description=f"shipped x{s} super-resolution for real photos: noise, blur and JPEG (compact-sr-x{s})",
+        )
+        for s in (2, 4)
+    ),
+    ModelEntry(
+        "photo",
+        "hiir-unet",
+        hparams=_COMPACT_DENOISE,
+        descriptor={"task": "photo", **_SHIPPED},
+        description="shipped photo clean-up at the same size: noise, blur and JPEG (compact-denoise)",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Task = Literal["sr", "denoise", "derain", "deblur", "defocus", "identity"]
+Task = Literal["sr", "denoise", "derain", "deblur", "defocus", "photo", "identity"]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ seeded with 0 before every image (Restormer/SwinIR/KAIR). A private `RandomState
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -84,13 +87,21 @@ def jpeg_compress(batch: torch.Tensor, quality: int | Sequence[int]) -> torch.Te
     if len(qualities) != b:
         raise UsageError(f"got {len(qualities)} JPEG qualities for a batch of {b}")
     pixels = (batch.detach().clamp(0, 1) * 255 + 0.5).floor().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    out = []
-    for img, q in zip(pixels, qualities, strict=True):
+
+    def round_trip(img: np.ndarray, q: int) -> np.ndarray:
         bgr = img[:, :, ::-1] if c == 3 else img[:, :, 0]  # OpenCV encodes BGR
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, q])
         if not ok:
             raise UsageError(f"JPEG encoding failed (quality {q})")
         dec = cv2.imdecode(buf, cv2.IMREAD_COLOR if c == 3 else cv2.IMREAD_GRAYSCALE)
-        out.append(dec[:, :, ::-1] if c == 3 else dec[:, :, None])
+        return dec[:, :, ::-1] if c == 3 else dec[:, :, None]
+
+    # OpenCV lets go of the GIL while it codes, so a batch's images go through libjpeg side by side.
+    out = list(_jpeg_pool().map(round_trip, pixels, qualities)) if b > 1 else [round_trip(pixels[0], qualities[0])]
     result = torch.from_numpy(np.ascontiguousarray(np.stack(out))).permute(0, 3, 1, 2)
     return result.to(device=batch.device, dtype=batch.dtype) / 255.0
+
+
+@functools.cache
+def _jpeg_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="irtool-jpeg")

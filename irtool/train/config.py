@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from irtool.errors import UsageError
+from irtool.ops.realistic import RealConfig
 
 if TYPE_CHECKING:
     from irtool.data.training import DegradationSpec
@@ -34,7 +35,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    task: Literal["sr", "denoise", "jpeg", "paired"]
+    task: Literal["sr", "real", "denoise", "jpeg", "paired"]
     # Folders of clean images (or, for "paired", folders holding `input/` and `target/`). Relative paths are read
     # under $IRTOOL_DATA_DIR; `${VAR}` is expanded.
     roots: list[str]
@@ -47,6 +48,8 @@ class DataConfig:
     sigma_range: list[float] | None = None
     # JPEG: quality drawn uniformly from [low, high] per image.
     jpeg_quality: list[int] | None = None
+    # Task "real": the realistic chain's ranges (irtool.ops.realistic.RealConfig; omitted keys keep Real-ESRGAN's).
+    real: RealConfig | None = None
 
     def degradation(self) -> DegradationSpec:
         """What the data layer needs to make training inputs from clean patches."""
@@ -58,6 +61,7 @@ class DataConfig:
             sigma=self.sigma,
             sigma_range=tuple(self.sigma_range) if self.sigma_range is not None else None,
             jpeg_quality=tuple(self.jpeg_quality) if self.jpeg_quality is not None else None,
+            real=self.real,
         )
 
     def resolved_roots(self) -> list[Path]:
@@ -159,6 +163,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        present = [a for a in args if a is not type(None)]
+        if len(present) == 1:  # `X | None`: X's own message names the key that is wrong inside it
+            return _coerce(value, present[0], key)
         errors = []
         for arg in args:
             if arg is type(None):
@@ -251,8 +258,14 @@ def _check(cfg: TrainConfig) -> None:
     d, p = cfg.data, cfg.progressive
     if d.task == "sr" and d.scale < 2:
         raise UsageError("config: data.scale must be 2 or more for task 'sr'")
-    if d.task != "sr" and d.scale != 1:
+    if d.task not in ("sr", "real") and d.scale != 1:
         raise UsageError(f"config: data.scale must be 1 for task '{d.task}'")
+    if d.scale < 1:
+        raise UsageError("config: data.scale must be 1 or more")
+    if d.real is not None:
+        if d.task != "real":
+            raise UsageError(f"config: data.real applies to task 'real', not '{d.task}'")
+        d.real.check()
     if d.task == "denoise" and (d.sigma is None) == (d.sigma_range is None):
         raise UsageError("config: task 'denoise' needs exactly one of data.sigma and data.sigma_range")
     if d.sigma_range is not None and (len(d.sigma_range) != 2 or d.sigma_range[0] > d.sigma_range[1]):

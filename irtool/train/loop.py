@@ -124,7 +124,7 @@ def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
 
 
 # The evaluation protocol for each training task (irtool.evaluate presets).
-_PROTOCOLS = {"sr": "sr", "denoise": "denoise", "paired": "derain"}
+_PROTOCOLS = {"sr": "sr", "real": "sr", "denoise": "denoise", "paired": "derain"}
 
 
 def validate(model: nn.Module, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
@@ -134,7 +134,8 @@ def validate(model: nn.Module, cfg: TrainConfig, device: torch.device) -> dict[s
 
     data = benchmarks.load(cfg.val.dataset, limit=cfg.val.max_images)
     protocol = _PROTOCOLS[cfg.data.task]
-    report = evaluate(model, data, protocol, sigma=cfg.val.sigma, device=device)
+    degradation = "real" if cfg.data.task == "real" else "bicubic"
+    report = evaluate(model, data, protocol, sigma=cfg.val.sigma, degradation=degradation, device=device)
     return {"psnr": report.psnr, "ssim": report.ssim}
 
 

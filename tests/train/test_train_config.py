@@ -86,3 +86,14 @@ def test_every_shipped_model_has_a_valid_preset():
         assert cfg.val.dataset, f"preset {name} has no validation set"
     with pytest.raises(UsageError, match="unknown preset"):
         config.preset_path("sr-x5")
+
+
+def test_the_real_section_is_checked(tiny_config):
+    with pytest.raises(UsageError, match="data.real applies to task 'real'"):
+        config.from_dict(tiny_config(data={"real": {}}))
+    with pytest.raises(UsageError, match=r"data\.real\.first\.jpeg_quality"):
+        config.from_dict(tiny_config(data={"task": "real", "real": {"first": {"jpeg_quality": [50, 20]}}}))
+    with pytest.raises(UsageError, match=r"unknown key 'data\.real\.first\.nois_sigma'"):
+        config.from_dict(tiny_config(data={"task": "real", "real": {"first": {"nois_sigma": [1, 2]}}}))
+    cfg = config.from_dict(tiny_config(data={"task": "real", "scale": 1, "patch_size": 16}))
+    assert cfg.data.scale == 1

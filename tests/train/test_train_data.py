@@ -118,3 +118,38 @@ def test_the_data_layer_does_not_import_the_trainer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_real_degradation_makes_lr_patches_of_uint8_levels_and_resumes_exactly():
+    spec = DegradationSpec("real", scale=2)
+    degrade = Degradation(spec, torch.device("cpu"), seed=3)
+    assert degrade.margin == 12  # past the 21-tap blur's reach, a multiple of the scale
+    target = torch.rand(4, 3, 32 + 2 * degrade.margin, 32 + 2 * degrade.margin)
+    saved = degrade.state_dict()
+    lr, cut = degrade(target)
+    assert lr.shape == (4, 3, 16, 16) and cut.shape == (4, 3, 32, 32)
+    assert torch.equal(lr, (lr * 255).round() / 255)
+    again = Degradation(spec, torch.device("cpu"), seed=99)
+    again.load_state_dict(saved)
+    assert torch.equal(again(target)[0], lr)  # choices and noise both come back with the state
+    assert not torch.equal(degrade(target)[0], lr)
+
+
+def test_real_ranges_come_from_the_data_config():
+    from irtool.train.config import from_dict
+
+    cfg = from_dict(
+        {
+            "model": {"name": "compact-sr-x2"},
+            "data": {
+                "task": "real",
+                "roots": ["T91"],
+                "scale": 2,
+                "real": {"first": {"noise_sigma": [1, 5], "blur": {"prob": 0.5}}, "final_sinc_prob": 0},
+            },
+            "schedule": {"steps": 1},
+        }
+    )
+    real = cfg.data.degradation().real
+    assert real.first.noise_sigma == [1.0, 5.0] and real.first.blur.prob == 0.5 and real.final_sinc_prob == 0.0
+    assert real.second.jpeg_quality == [30, 95]  # keys left out keep Real-ESRGAN's ranges
