@@ -2,6 +2,7 @@
 
     IRTOOL_DATA_DIR=../shared/datasets python benchmarks/photo_scores.py [--scales 4 2 1] [--sets BSD100 Set14]
         [--weights photo-x4=runs/photo-x4/last.safetensors] [--json-dir scores/] [--clean]
+        [--jpeg 60] [--only bicubic sr-x4]
 
 For each scale, every row is scored with `irtool eval --degradation real --seed 0` (the realistic chain with its
 default ranges, drawn per image from [seed, index]; protocol `sr`: Y channel, border = scale):
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--clean", action="store_true", help="also score SR rows on the clean bicubic LR")
     parser.add_argument("--jpeg", type=int, metavar="Q", help="also Kodak24 at 1/scale size saved as JPEG quality Q")
     parser.add_argument("--json-dir", type=Path, help="write each row's reports to NAME.json here")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="score only these rows (e.g. --only bicubic sr-x4)")
     args = parser.parse_args()
     files = dict(w.split("=", 1) for w in args.weights)
     reports: dict[str, list[dict]] = {}
@@ -75,7 +77,7 @@ def main() -> None:
     print("| scale | model | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 2) + "|")
     for scale in args.scales:
-        for name in ROWS[scale]:
+        for name in [n for n in ROWS[scale] if not args.only or n in args.only]:
             model = _model(name, scale, files)
             cells = []
             for set_name in args.sets:

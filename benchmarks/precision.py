@@ -2,8 +2,9 @@
 
     IRTOOL_TEST_DATA=../shared/datasets python benchmarks/precision.py [--models sr-x4 denoise] [--device cpu]
 
-SR models run on Set5's LR images of their scale and are scored against HR (RGB PSNR of 8-bit outputs); the
-denoiser runs on the first 4 CBSD68 images with sigma-50 noise (legacy NumPy generator, seed 0). The "largest
+SR models run on Set5's LR images of their scale and are scored against HR (RGB PSNR of 8-bit outputs); the photo
+models on Set5's HR put through the realistic chain (`--degradation real --seed 0`) at their scale; the denoiser
+runs on the first 4 CBSD68 images with sigma-50 noise (legacy NumPy generator, seed 0). The "largest
 activation" is the largest |output| of any module in fp32: fp16 overflows at 65504. On the CPU this measures the
 formats with the CPU's kernels; a GPU's accumulate differently, so rerun with --device cuda where one is at hand.
 Prints a markdown table; asserts nothing.
@@ -24,11 +25,15 @@ from irtool.models import load
 DATA = Path(os.environ.get("IRTOOL_TEST_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
 
 
+def tensor_of(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(to_float32(pixels).transpose(2, 0, 1).copy())[None]
+
+
 def pairs(name: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(input, target) batches of one image each."""
 
     def tensor(path: Path) -> torch.Tensor:
-        return torch.from_numpy(to_float32(read_image(path).pixels).transpose(2, 0, 1).copy())[None]
+        return tensor_of(read_image(path).pixels)
 
     if name == "denoise":
         out = []
@@ -36,6 +41,17 @@ def pairs(name: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
             clean = tensor(path)
             noise = np.random.RandomState(0).normal(0, 50 / 255, clean.shape).astype(np.float32)
             out.append((clean + torch.from_numpy(noise), clean))
+        return out
+    if name.startswith("photo"):  # the realistic chain of `irtool eval --degradation real --seed 0` on Set5's HR
+        from irtool.ops.realistic import real_lr
+        from irtool.ops.resize import modcrop
+
+        s = int(name[-1]) if name[-1].isdigit() else 1
+        out = []
+        for i, path in enumerate(sorted((DATA / "Set5" / "HR").glob("*.png"))):
+            hr = modcrop(read_image(path).pixels, s)
+            lr, _ = real_lr(hr, s, 0, i)
+            out.append((tensor_of(lr), tensor_of(hr)))
         return out
     s = name[-1]
     lr_dir = DATA / "Set5" / "LR_bicubic" / f"X{s}"
@@ -78,7 +94,9 @@ def measure(name: str, device: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["sr-x2", "sr-x3", "sr-x4", "denoise"])
+    parser.add_argument(
+        "--models", nargs="+", default=["sr-x2", "sr-x3", "sr-x4", "denoise", "photo-x2", "photo-x4", "photo"]
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()

@@ -15,8 +15,12 @@ from irtool.io.headers import MAX_PIXELS
 _EPILOG = """\
 Examples:
 
-  # 4x super-resolution into ./restored/photo.jpg
+  # 4x super-resolution of a photo (photo-x4: copes with noise, blur and JPEG) into ./restored/photo.jpg
   irtool restore photo.jpg
+  # clean benchmark-style inputs (MATLAB-bicubic LR): the model trained for them
+  irtool restore lr/ -m sr-x4
+  # clean up a photo at its own size (noise, blur, JPEG); -m photo-x2 enlarges 2x
+  irtool restore photo.jpg -m photo
   # a folder tree with the denoiser; outputs that exist are skipped
   irtool restore shots/ -r -m denoise -o clean/
   # a glob, quoted so irtool expands it the same way in every shell
@@ -98,10 +102,13 @@ def restore_command(
         False, "--strip-metadata", help="Do not copy EXIF and ICC to the outputs.", rich_help_panel=_IO
     ),
     model_ref: str = typer.Option(
-        "sr-x4",
+        "photo-x4",
         "--model",
         "-m",
-        help="A shipped name (irtool models list), a .safetensors/.pth/.onnx file, or hf://owner/repo\\[@rev]/file.",
+        help=(
+            "A shipped name (irtool models list: photo-x4 for photos, sr-x4 for clean bicubic LR, photo, denoise, "
+            "...), a .safetensors/.pth/.onnx file, or hf://owner/repo\\[@rev]/file."
+        ),
         rich_help_panel=_MODEL,
     ),
     offline: bool = typer.Option(

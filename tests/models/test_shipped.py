@@ -7,7 +7,7 @@ from irtool.models import load
 from irtool.models.checkpoint import read_metadata
 from irtool.models.registry import WEIGHTS_DIR
 
-SHIPPED = ["sr-x2", "sr-x3", "sr-x4", "denoise"]
+SHIPPED = ["sr-x2", "sr-x3", "sr-x4", "denoise", "photo-x2", "photo-x4", "photo"]
 
 
 def _photo_like(size: int) -> torch.Tensor:
@@ -37,3 +37,20 @@ def test_shipped_file_header_agrees_with_the_registry(name):
 
     header = json.loads(read_metadata(WEIGHTS_DIR / f"{name}.safetensors")["irtool.descriptor"])
     assert header["fp16_safe"] == load(name).descriptor.fp16_safe
+
+
+@pytest.mark.parametrize(
+    ("name", "init", "scale", "task"),
+    [("photo-x2", "sr-x2", 2, "sr"), ("photo-x4", "sr-x4", 4, "sr"), ("photo", "denoise", 1, "photo")],
+)
+def test_photo_models_load_by_name_offline(name, init, scale, task):
+    model = load(name, offline=True)
+    assert (model.descriptor.scale, model.descriptor.task) == (scale, task)
+    with torch.inference_mode():
+        out = model(_photo_like(32))
+    assert out.shape == (1, 3, 32 * scale, 32 * scale) and torch.isfinite(out).all()
+    # Fine-tuned on the realistic chain, not a copy of the weights they started from.
+    meta = read_metadata(WEIGHTS_DIR / f"{name}.safetensors")
+    assert '"task": "real"' in meta["irtool.train.config"]
+    start = load(init, offline=True).state_dict()
+    assert any(not torch.equal(v, start[k]) for k, v in model.state_dict().items())
