@@ -9,7 +9,8 @@ synchronised before the clock is read):
   first model fp16 with torch.compile (its one-off compile time is printed beside it);
 - engine float: `Runner.restore` on a host float image (the tiled path), whole frame (tile 0) and the automatic tile;
 - engine uint8: `Runner.restore_uint8`, whole frames up and down in 8 bits, one and four frames a pass;
-- video: `irtool restore clip.mp4 -o out.mp4` end to end (decode + restore + encode), with the encoder it used;
+- video: `irtool restore clip.mp4 -o out.mp4` end to end (decode + restore + encode), libx264 at its default preset
+  (medium), veryfast and superfast (`--preset`);
 - trainer: images/s and it/s of `irtool.train` at the `sr-x4` preset's patch at batch 64 and 256, and the data
   path alone (patches cut and degraded on the device);
 - peak memory of each row (torch.cuda.max_memory_allocated; host runs print "-").
@@ -117,25 +118,32 @@ def bare_and_engine(
     return rows
 
 
-def video(device: torch.device, size: tuple[int, int], frames: int) -> tuple:
+def video(device: torch.device, size: tuple[int, int], frames: int, presets: list[str | None]) -> list[tuple]:
+    """`irtool restore clip.mp4` end to end, once per libx264 preset (None: x264's default, medium)."""
     import importlib.util
 
     if importlib.util.find_spec("av") is None:  # PyAV is an extra
-        return ("video sr-x4 end to end", "-", f"{size[0]}x{size[1]}", float("nan"), "skipped: PyAV not installed")
+        return [("video sr-x4 end to end", "-", f"{size[0]}x{size[1]}", float("nan"), "skipped: PyAV not installed")]
     from tests.test_video import make_video
 
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         clip, out = Path(tmp) / "clip.mp4", Path(tmp) / "out.mp4"
         make_video(clip, frames=frames, size=(size[1], size[0]))
-        cmd = [sys.executable, "-m", "irtool", "restore", str(clip), "-o", str(out), "-d", str(device), "--json", "-q"]
-        started = time.perf_counter()
-        run = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-        seconds = time.perf_counter() - started
-        if run.returncode != 0:
-            return ("video sr-x4 end to end", "auto", f"{size[0]}x{size[1]}", float("nan"), run.stderr.strip()[:60])
-        summary = json.loads(run.stdout)
-    label = f"video sr-x4 end to end ({frames} frames, start-up included, {summary['precision']})"
-    return (label, summary["precision"], f"{size[0]}x{size[1]}", frames / seconds, "-")
+        for preset in presets:
+            cmd = [sys.executable, "-m", "irtool", "restore", str(clip), "-o", str(out), "-d", str(device)]
+            cmd += ["--json", "-q", "--overwrite"] + (["--preset", preset] if preset else [])
+            started = time.perf_counter()
+            run = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+            seconds = time.perf_counter() - started
+            encoder = f"libx264 {preset or 'medium (default)'}"
+            label = f"video sr-x4 end to end, {encoder} ({frames} frames, start-up included)"
+            if run.returncode != 0:
+                rows.append((label, "auto", f"{size[0]}x{size[1]}", float("nan"), run.stderr.strip()[:60]))
+                continue
+            precision = json.loads(run.stdout)["precision"]
+            rows.append((label, precision, f"{size[0]}x{size[1]}", frames / seconds, "-"))
+    return rows
 
 
 def trainer(device: torch.device, batches: list[int], steps: int) -> list:
@@ -174,7 +182,7 @@ def main() -> None:
     for i, (name, size) in enumerate(sizes.items()):
         rows += bare_and_engine(name, size, device, reps, precisions, compile_it=i == 0)
         print(f"  {name} done at {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    rows.append(video(device, sizes["sr-x4"], 8 if args.quick else 120))
+    rows += video(device, sizes["sr-x4"], 8 if args.quick else 120, [None, "veryfast", "superfast"])
     rows += trainer(device, [4] if args.quick else [64, 256], 6 if args.quick else 40)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"\n### irtool on {where} (torch {torch.__version__}), {time.perf_counter() - started:.0f} s\n")

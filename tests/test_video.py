@@ -99,6 +99,32 @@ def test_mkv_default_output_name_and_encoder_options(tmp_path, capsys):
     assert run_cli(capsys, str(clip), "-m", "identity", "--pix-fmt", "nv99", "--overwrite")[0] == 2
 
 
+def _x264_settings(path: Path) -> bytes:
+    """The option string x264 writes into its first packet (SEI user data)."""
+    with av.open(str(path)) as c:
+        first = bytes(next(p for p in c.demux(video=0) if p.size))
+    return first[first.index(b"options: ") :].split(b"\x00")[0]
+
+
+def test_preset_reaches_the_encoder_and_bad_ones_are_refused(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=4, audio=False)
+    outputs = {p: tmp_path / f"{p}.mp4" for p in ("ultrafast", "medium", "default")}
+    for preset, out in outputs.items():
+        extra = [] if preset == "default" else ["--preset", preset]
+        assert run_cli(capsys, str(clip), "-m", "identity", "-o", str(out), *extra)[0] == 0
+    settings = {p: _x264_settings(out) for p, out in outputs.items()}
+    # ultrafast: no CABAC, the cheapest motion search; medium (x264's own default): subme 7, 3 reference frames;
+    # irtool's default, veryfast: subme 2, 1 reference frame
+    assert b"cabac=0" in settings["ultrafast"] and b"subme=0" in settings["ultrafast"]
+    assert b"subme=7" in settings["medium"] and b" ref=3" in settings["medium"]
+    assert b"subme=2" in settings["default"] and b" ref=1" in settings["default"]
+    code, _, err = run_cli(capsys, str(clip), "-m", "identity", "--preset", "warp", "--overwrite")
+    assert code == 2 and "ultrafast" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, str(clip), "-m", "identity", "--codec", "mpeg4", "--preset", "fast", "--overwrite")
+    assert code == 2 and "does not apply to codec mpeg4" in err
+
+
 def test_audio_a_container_cannot_hold_fails_with_advice(tmp_path, capsys):
     clip = tmp_path / "clip.mp4"
     make_video(clip, frames=4)

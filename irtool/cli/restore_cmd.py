@@ -180,6 +180,14 @@ def restore_command(
         rich_help_panel=_VIDEO,
         show_default=False,
     ),
+    preset: str | None = typer.Option(
+        None,
+        "--preset",
+        help="Encoder speed preset: libx264/libx265 ultrafast .. veryslow (default veryfast), libsvtav1 0-13, "
+        "NVENC p1-p7. Faster presets write bigger files at the same --crf, slower ones smaller files.",
+        rich_help_panel=_VIDEO,
+        show_default=False,
+    ),
     pix_fmt: str | None = typer.Option(
         None, "--pix-fmt", help="Output pixel format (default yuv420p).", rich_help_panel=_VIDEO, show_default=False
     ),
@@ -241,7 +249,7 @@ def restore_command(
                 jobs,
                 runner,
                 write=WriteOptions(quality=quality, keep_metadata=not strip_metadata),
-                video=VideoOptions(codec=codec, crf=crf, pix_fmt=pix_fmt),
+                video=VideoOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset),
                 read=ReadOptions(max_pixels=max_pixels),
                 reporter=reporter,
             )

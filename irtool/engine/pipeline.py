@@ -70,6 +70,7 @@ class VideoOptions:
     codec: str | None = None
     crf: int | None = None
     pix_fmt: str | None = None
+    preset: str | None = None  # the encoder's speed preset (io.video.PRESETS); None: the encoder's default
 
 
 @dataclass
@@ -235,6 +236,7 @@ def restore_video(job: Job, runner: ImageRunner, options: VideoOptions, reporter
             codec=options.codec,
             crf=options.crf,
             pix_fmt=options.pix_fmt,
+            preset=options.preset,
         )
     except IrtoolError as exc:
         reader.close()

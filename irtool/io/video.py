@@ -33,6 +33,21 @@ DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18
 DEFAULT_PIX_FMT = "yuv420p"
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libsvtav1", "libaom-av1"}
+# Speed presets, per encoder: x264/x265 by name, SVT-AV1 by number (0 slowest .. 13), NVENC p1 (fastest) .. p7.
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+_NVENC_PRESETS = tuple(f"p{i}" for i in range(1, 8))
+# x264/x265 default to veryfast, not their own medium: on 4K frames it took 2.6x less CPU for the same file size at
+# crf 18 (0.5 dB further from the frames given, still 41 dB; benchmarks/encode.py), and encoding is what bounds a
+# GPU restore of a video.
+DEFAULT_PRESETS = {"libx264": "veryfast", "libx265": "veryfast"}
+PRESETS = {
+    "libx264": _X26X_PRESETS,
+    "libx265": _X26X_PRESETS,
+    "libsvtav1": tuple(str(i) for i in range(14)),
+    "h264_nvenc": _NVENC_PRESETS,
+    "hevc_nvenc": _NVENC_PRESETS,
+    "av1_nvenc": _NVENC_PRESETS,
+}
 # Tags that describe the old file rather than its content: the muxer and encoder write their own.
 _STALE_TAGS = {
     "encoder",
@@ -164,6 +179,7 @@ class VideoWriter:
         codec: str | None = None,
         crf: int | None = None,
         pix_fmt: str | None = None,
+        preset: str | None = None,
     ):
         av = _av()
         self.path = Path(path)
@@ -199,6 +215,9 @@ class VideoWriter:
                     options["b:v"] = "0"  # constant quality rather than a bitrate cap
             elif crf is not None:
                 raise UsageError(f"--crf does not apply to codec {codec}")
+            preset = preset or DEFAULT_PRESETS.get(codec)
+            if preset is not None:
+                options["preset"] = _check_preset(codec, preset)
             self.stream.options = options
             try:  # now, so an encoder that cannot start is named, not blamed on the first packet muxed
                 self.stream.codec_context.open()
@@ -284,6 +303,15 @@ def probe(path: str | os.PathLike) -> dict[str, Any]:
 def av_errors() -> tuple[type[BaseException], ...]:
     av = _av()
     return (av.error.FFmpegError,)
+
+
+def _check_preset(codec: str, preset: str) -> str:
+    known = PRESETS.get(codec)
+    if known is None:
+        raise UsageError(f"--preset does not apply to codec {codec}")
+    if preset not in known:
+        raise UsageError(f"--preset {preset}: {codec} takes {', '.join(known)}")
+    return preset
 
 
 def _check_encoder(av: Any, codec: str, pix_fmt: str) -> None:

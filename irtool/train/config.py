@@ -86,7 +86,7 @@ class OptimConfig:
     lr: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     weight_decay: float = 0.0
-    loss: Literal["l1", "charbonnier"] = "l1"
+    loss: Literal["l1", "l2", "charbonnier"] = "l1"
     charbonnier_eps: float = 1e-3
     grad_clip_norm: float | None = None  # Restormer uses 0.01
     ema_decay: float | None = 0.999  # None: no EMA

@@ -15,8 +15,12 @@ from irtool.train.config import TrainConfig
 
 
 def make_loss(cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """l1 and charbonnier give sharper outputs; l2 optimises PSNR itself, which pays where the input is too degraded
+    for one answer (a median-like L1 estimate loses PSNR to the mean that L2 learns)."""
     if cfg.optim.loss == "l1":
         return nn.functional.l1_loss
+    if cfg.optim.loss == "l2":
+        return nn.functional.mse_loss
     eps2 = cfg.optim.charbonnier_eps**2
     return lambda pred, target: torch.sqrt((pred - target).pow(2) + eps2).mean()
 

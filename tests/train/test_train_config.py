@@ -26,7 +26,7 @@ def test_unknown_top_level_section(tiny_config):
         ("optim", {"lr": "fast"}, r"optim\.lr: expected a number, got 'fast'"),
         ("data", {"batch_size": 2.5}, r"data\.batch_size: expected an integer"),
         ("run", {"channels_last": "yes"}, r"run\.channels_last: expected true/false"),
-        ("optim", {"loss": "l2"}, r"optim\.loss: expected one of 'l1' \| 'charbonnier'"),
+        ("optim", {"loss": "mse"}, r"optim\.loss: expected one of 'l1' \| 'l2' \| 'charbonnier'"),
         ("data", {"roots": "T91"}, r"data\.roots: expected a list"),
     ],
 )

@@ -9,7 +9,7 @@ import torch
 
 from irtool.train.config import TrainConfig, from_dict
 from irtool.train.ema import EMA
-from irtool.train.optim import adamw, step_unless
+from irtool.train.optim import adamw, make_loss, step_unless
 
 
 def _net() -> torch.nn.Module:
@@ -17,9 +17,17 @@ def _net() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 3, 1))
 
 
-def _config() -> TrainConfig:
+def _config(**optim) -> TrainConfig:
     data = {"task": "sr", "roots": ["x"], "scale": 2}
-    return from_dict({"model": {"name": "sr-x2"}, "data": data, "schedule": {"steps": 1}})
+    return from_dict({"model": {"name": "sr-x2"}, "data": data, "schedule": {"steps": 1}, "optim": optim})
+
+
+def test_each_loss_is_the_one_named():
+    pred, target = torch.tensor([0.0, 0.0, 0.0, 3.0]), torch.zeros(4)
+    assert make_loss(_config(loss="l1"))(pred, target).item() == pytest.approx(0.75)
+    assert make_loss(_config(loss="l2"))(pred, target).item() == pytest.approx(2.25)
+    charbonnier = make_loss(_config(loss="charbonnier", charbonnier_eps=1.0))(pred, target).item()
+    assert charbonnier == pytest.approx((3 * 1.0 + 10**0.5) / 4)
 
 
 @pytest.mark.parametrize("fused", [True, False])
