@@ -9,8 +9,8 @@ synchronised before the clock is read):
   first model fp16 with torch.compile (its one-off compile time is printed beside it);
 - engine float: `Runner.restore` on a host float image (the tiled path), whole frame (tile 0) and the automatic tile;
 - engine uint8: `Runner.restore_uint8`, whole frames up and down in 8 bits, one and four frames a pass;
-- video: `irtool restore clip.mp4 -o out.mp4` end to end (decode + restore + encode), libx264 at its default preset
-  (medium), veryfast and superfast (`--preset`);
+- video: `irtool restore clip.mp4 -o out.mp4` end to end (decode + restore + encode), libx264 at `--preset` medium
+  (x264's own default), veryfast (irtool's default) and superfast;
 - trainer: images/s and it/s of `irtool.train` at the `sr-x4` preset's patch at batch 64 and 256, and the data
   path alone (patches cut and degraded on the device);
 - peak memory of each row (torch.cuda.max_memory_allocated; host runs print "-").
@@ -118,8 +118,8 @@ def bare_and_engine(
     return rows
 
 
-def video(device: torch.device, size: tuple[int, int], frames: int, presets: list[str | None]) -> list[tuple]:
-    """`irtool restore clip.mp4` end to end, once per libx264 preset (None: x264's default, medium)."""
+def video(device: torch.device, size: tuple[int, int], frames: int, presets: list[str]) -> list[tuple]:
+    """`irtool restore clip.mp4` end to end, once per libx264 preset."""
     import importlib.util
 
     if importlib.util.find_spec("av") is None:  # PyAV is an extra
@@ -132,12 +132,11 @@ def video(device: torch.device, size: tuple[int, int], frames: int, presets: lis
         make_video(clip, frames=frames, size=(size[1], size[0]))
         for preset in presets:
             cmd = [sys.executable, "-m", "irtool", "restore", str(clip), "-o", str(out), "-d", str(device)]
-            cmd += ["--json", "-q", "--overwrite"] + (["--preset", preset] if preset else [])
+            cmd += ["--json", "-q", "--overwrite", "--preset", preset]
             started = time.perf_counter()
             run = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
             seconds = time.perf_counter() - started
-            encoder = f"libx264 {preset or 'medium (default)'}"
-            label = f"video sr-x4 end to end, {encoder} ({frames} frames, start-up included)"
+            label = f"video sr-x4 end to end, libx264 {preset} ({frames} frames, start-up included)"
             if run.returncode != 0:
                 rows.append((label, "auto", f"{size[0]}x{size[1]}", float("nan"), run.stderr.strip()[:60]))
                 continue
@@ -182,7 +181,7 @@ def main() -> None:
     for i, (name, size) in enumerate(sizes.items()):
         rows += bare_and_engine(name, size, device, reps, precisions, compile_it=i == 0)
         print(f"  {name} done at {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    rows += video(device, sizes["sr-x4"], 8 if args.quick else 120, [None, "veryfast", "superfast"])
+    rows += video(device, sizes["sr-x4"], 8 if args.quick else 120, ["medium", "veryfast", "superfast"])
     rows += trainer(device, [4] if args.quick else [64, 256], 6 if args.quick else 40)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"\n### irtool on {where} (torch {torch.__version__}), {time.perf_counter() - started:.0f} s\n")

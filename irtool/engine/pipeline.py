@@ -70,7 +70,7 @@ class VideoOptions:
     codec: str | None = None
     crf: int | None = None
     pix_fmt: str | None = None
-    preset: str | None = None  # the encoder's speed preset (io.video.PRESETS); None: the encoder's default
+    preset: str | None = None  # the encoder's speed preset (io.video.PRESETS); None: io.video.DEFAULT_PRESETS
 
 
 @dataclass
