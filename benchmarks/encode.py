@@ -26,12 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.restore import data_root  # noqa: E402
 from irtool.io.video import PRESETS, Frame, VideoReader, VideoWriter  # noqa: E402
-
-
-def data_root() -> Path:
-    env = os.environ.get("IRTOOL_TEST_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 def frames(count: int, size: tuple[int, int]) -> list[np.ndarray]:
