@@ -1,5 +1,8 @@
 """What fp16 and bf16 cost the shipped models: largest activation, max |difference| and PSNR lost against fp32.
 
+Measured as the engine runs them (autocast: convolutions and matrix products in the reduced format, the rest as
+autocast decides), so the numbers are what `--precision` changes.
+
     IRTOOL_TEST_DATA=../shared/datasets python benchmarks/precision.py [--models sr-x4 denoise] [--device cpu]
 
 SR models run on Set5's LR images of their scale and are scored against HR (RGB PSNR of 8-bit outputs); the photo
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from irtool.engine import Runner
 from irtool.io.images import read_image, to_float32
 from irtool.models import load
 
@@ -74,20 +78,24 @@ def measure(name: str, device: str) -> dict:
         if isinstance(output, torch.Tensor):
             peak[0] = max(peak[0], float(output.detach().abs().max()))
 
-    for m in model.modules():
-        m.register_forward_hook(hook)
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
     row = {"model": name, "fp16_safe": model.descriptor.fp16_safe}
     data = [(x.to(device), t.to(device)) for x, t in pairs(name)]
     with torch.inference_mode():
-        full = [model(x) for x, _ in data]
-        for label, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
-            low = load(name).eval().to(device, dtype)
-            outs = [low(x.to(dtype)).float() for x, _ in data]
-            row[f"{label}_finite"] = all(bool(torch.isfinite(o).all()) for o in outs)
-            row[f"{label}_max_diff"] = max(float((o - f).abs().max()) for o, f in zip(outs, full, strict=True))
-            row[f"{label}_psnr_loss"] = max(
-                psnr(f, t) - psnr(o, t) for o, f, (_, t) in zip(outs, full, data, strict=True)
-            )
+        full = [model(x)[0] for x, _ in data]
+    for h in handles:
+        h.remove()
+    for label in ("fp16", "bf16"):
+        # The engine's path (autocast: convolutions and matmuls in the format, reductions and the rest in fp32),
+        # whole images, without the NaN guard's fp32 redo so that an overflow shows.
+        runner = Runner(model, device=device, precision=label, tile=0)
+        with torch.inference_mode():
+            outs = [runner._run(x, runner.dtype)[0].float() for x, _ in data]
+        row[f"{label}_finite"] = all(bool(torch.isfinite(o).all()) for o in outs)
+        row[f"{label}_max_diff"] = max(float((o - f).abs().max()) for o, f in zip(outs, full, strict=True))
+        row[f"{label}_psnr_loss"] = max(
+            psnr(f, t[0]) - psnr(o, t[0]) for o, f, (_, t) in zip(outs, full, data, strict=True)
+        )
     row["peak_activation"] = peak[0]
     return row
 

@@ -69,7 +69,7 @@ def _torch(hints: list[str]) -> dict[str, Any]:
     except ImportError:
         hints.append("torch is not installed: pip install torch")
         return {"installed": False}
-    from irtool.engine.devices import nvidia_gpu_present
+    from irtool.engine.devices import cpu_bf16_faster, cpu_native_precisions, nvidia_gpu_present
 
     cuda_build = torch.version.cuda
     info: dict[str, Any] = {
@@ -77,6 +77,9 @@ def _torch(hints: list[str]) -> dict[str, Any]:
         "version": torch.__version__,
         "build": f"CUDA {cuda_build}" if cuda_build else ("ROCm " + torch.version.hip if torch.version.hip else "CPU"),
         "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_native": sorted(cpu_native_precisions()),
+        "cpu_auto_precision": "bf16" if cpu_bf16_faster() else "fp32",
         "cuda_available": torch.cuda.is_available(),
         "cuda_devices": [],
         "mps_available": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
@@ -183,6 +186,9 @@ def _print(report: dict[str, Any]) -> None:
         table.add_row("torch", "[red]not installed[/red]")
     else:
         table.add_row("torch", f"{t['version']} ({t['build']} build, {t['threads']} CPU threads)")
+        auto = "bf16 where the model allows" if t["cpu_auto_precision"] == "bf16" else "fp32"
+        native = ", ".join(t["cpu_native"]) or "none"
+        table.add_row("cpu", f"{t['cpu_capability']}; native bf16/fp16: {native}; --precision auto runs {auto}")
         for d in t["cuda_devices"]:
             table.add_row(
                 f"cuda:{d['index']}",

@@ -103,8 +103,9 @@ def eval_command(
         "fp32",
         "--precision",
         help=(
-            "fp32 (what the published protocols use), bf16, fp16, or auto (fp32 on CPU; fp16/bf16 on GPU where the "
-            "model allows). An ONNX graph runs at the precision it was exported in."
+            "fp32 (what the published protocols use), bf16, fp16, or auto (what restore uses: fp16/bf16 on GPU, "
+            "bf16 on a CPU with native bf16, where the model allows). An ONNX graph runs at the precision it was "
+            "exported in."
         ),
         rich_help_panel="Run",
     ),

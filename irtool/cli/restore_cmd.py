@@ -150,7 +150,8 @@ def restore_command(
     precision: str = typer.Option(
         "auto",
         "--precision",
-        help="auto (fp32 on CPU; fp16, else bf16, on GPU where the model allows), fp32, bf16, fp16.",
+        help="auto (GPU: fp16, else bf16, where the model allows; CPU: bf16 where the CPU has it natively and the "
+        "model allows, else fp32; `irtool doctor` says which), fp32, bf16, fp16.",
         rich_help_panel=_PERF,
     ),
     threads: int | None = typer.Option(

@@ -7,6 +7,7 @@ fallback to the CPU: a job meant for a GPU should not crawl for hours unnoticed.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -54,11 +55,13 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
 
 def choose_precision(requested: str, device: torch.device, descriptor: ModelDescriptor) -> torch.dtype:
-    """fp32 on the CPU; on a GPU fp16 or bf16 when the model's descriptor says it is safe there.
+    """What `--precision auto` means where the model runs; an explicit request is honoured as it is.
 
-    fp16 first: where its range suffices (the descriptor vouches for that) its 3 more mantissa bits keep the output
-    closer to fp32 (the shipped SR models: 0.001 dB of PSNR in fp16, up to 0.04 dB in bf16) at the same speed.
-    An explicit request is honoured even against the descriptor's advice (the NaN guard still protects the output).
+    GPU: fp16 where the descriptor vouches for its range (3 more mantissa bits than bf16 keep it closer to fp32 at
+    the same speed), else bf16. CPU: bf16 only where the CPU computes it natively (AMX or AVX-512 BF16) and a probe
+    finds it faster; on other CPUs torch emulates it, 11-13x slower than fp32 for the shipped models. Under autocast
+    the shipped models lose at most 0.006 dB in bf16 (`benchmarks/precision.py`). A request against the
+    descriptor's advice is honoured too (the NaN guard still protects the output).
     """
     import torch
 
@@ -75,7 +78,57 @@ def choose_precision(requested: str, device: torch.device, descriptor: ModelDesc
         return torch.float32
     if device.type == "mps":
         return torch.float16 if descriptor.fp16_safe else torch.float32
-    return torch.float32
+    return torch.bfloat16 if descriptor.bf16_safe and cpu_bf16_faster() else torch.float32
+
+
+def cpu_native_precisions() -> set[str]:
+    """The reduced precisions this CPU computes natively: bf16 with Intel AMX or AVX-512 BF16 (Cooper Lake, AMD Zen
+    4/5), fp16 with AMX-FP16. torch emulates the others, many times slower than fp32."""
+    import torch
+
+    try:  # private helpers (cpuinfo underneath), so a torch without them means "not known to have any"
+        native = {
+            "bf16": torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported(),
+            "fp16": torch.cpu._is_amx_fp16_supported(),
+        }
+    except AttributeError:
+        return set()
+    return {name for name, present in native.items() if present}
+
+
+@functools.cache
+def cpu_bf16_faster() -> bool:
+    """bf16 autocast beats fp32 on this CPU: measured once per process, on a CPU whose flags promise it.
+
+    The flags say the instructions exist, not that oneDNN's kernels for our small layers win with them (AMX does:
+    sr-x4 1.65-1.74x; AVX-512 BF16 alone is unmeasured). The bar, 1.25x, is far from both measured cases (AMX
+    several times faster per layer, emulation 11x slower), so a busy moment cannot flip the choice.
+    """
+    return "bf16" in cpu_native_precisions() and bf16_speedup() > 1.25
+
+
+def bf16_speedup() -> float:
+    """fp32 time over bf16-autocast time for the shipped models' commonest layers (a 48-channel 3x3 convolution
+    and a 48->192 linear layer on a 96x96 map), best of 3 each after a warm-up: about 0.1 s."""
+    import time
+
+    import torch
+
+    conv, linear = torch.nn.Conv2d(48, 48, 3, padding=1), torch.nn.Linear(48, 192)
+    x = torch.rand(1, 48, 96, 96)
+
+    def seconds(dtype: torch.dtype) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+                linear(conv(x).flatten(2).transpose(1, 2))
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    with torch.inference_mode():
+        seconds(torch.bfloat16)  # the first call builds oneDNN's kernels
+        return seconds(torch.float32) / seconds(torch.bfloat16)
 
 
 def precision_name(dtype: torch.dtype) -> str:

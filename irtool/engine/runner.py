@@ -29,6 +29,7 @@ import torch
 from irtool.engine.base import ImageRunner
 from irtool.engine.devices import (
     choose_precision,
+    cpu_native_precisions,
     free_memory,
     is_out_of_memory,
     precision_name,
@@ -71,6 +72,8 @@ class Runner(ImageRunner):
         self.device = resolve_device(device)
         self.dtype = choose_precision(precision, self.device, self.descriptor)
         self.precision = precision_name(self.dtype)
+        if self.device.type == "cpu" and self.precision not in {"fp32", *cpu_native_precisions()}:
+            self._log_once("emulated", f"note: this CPU has no native {self.precision}: many times slower than fp32")
         # None: on CUDA, where NHWC convolutions are faster. False leaves the module's memory format alone (training
         # validation runs the model being trained, which must come back unchanged).
         self.channels_last = self.device.type == "cuda" if channels_last is None else channels_last

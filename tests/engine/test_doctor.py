@@ -18,6 +18,10 @@ def test_doctor_json_has_every_section(capsys):
     assert report["torch"]["installed"] and report["torch"]["version"]
     assert report["video"]["pyav"] and isinstance(report["video"]["encoders"]["libx264"], bool)
     assert report["caches"]["huggingface"]
+    # What auto picks on this CPU: bf16 never where the CPU lacks it natively (torch would emulate it, 10x slower).
+    assert report["torch"]["cpu_auto_precision"] in ("fp32", "bf16")
+    if "bf16" not in report["torch"]["cpu_native"]:
+        assert report["torch"]["cpu_auto_precision"] == "fp32"
 
 
 def test_cpu_only_torch_on_an_nvidia_machine_gets_the_fix(monkeypatch):

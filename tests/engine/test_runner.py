@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from irtool.engine import Runner, restore_image
+from irtool.engine import Runner, devices, restore_image
+from irtool.engine import runner as runner_module
 from irtool.engine.devices import choose_precision, resolve_device
 from irtool.errors import ResourceError, UsageError
 from irtool.models.descriptor import ModelDescriptor
@@ -185,11 +186,17 @@ def TinyILN_like(model: TinyILN) -> TinyILN:
     return clone.eval()
 
 
-def test_precision_choice():
+def test_precision_choice(monkeypatch):
     cpu = torch.device("cpu")
     safe = ModelDescriptor(arch="a", task="sr", fp16_safe=True, bf16_safe=True)
-    assert choose_precision("auto", cpu, safe) == torch.float32
-    assert choose_precision("bf16", cpu, safe) == torch.bfloat16
+    # On the CPU, bf16 where the CPU runs it faster (native AMX / AVX-512 BF16) and the descriptor allows it.
+    for faster in (False, True):
+        monkeypatch.setattr(devices, "cpu_bf16_faster", lambda faster=faster: faster)
+        assert choose_precision("auto", cpu, safe) == (torch.bfloat16 if faster else torch.float32)
+        unsafe = ModelDescriptor(arch="a", task="sr", bf16_safe=False)
+        assert choose_precision("auto", cpu, unsafe) == torch.float32
+    monkeypatch.setattr(devices, "cpu_bf16_faster", lambda: False)
+    assert choose_precision("bf16", cpu, safe) == torch.bfloat16  # asked for by name: honoured
     with pytest.raises(UsageError):
         choose_precision("int8", cpu, safe)
     # On a GPU, fp16 where the descriptor vouches for its range (closer to fp32 than bf16), else bf16 or fp32.
@@ -199,6 +206,37 @@ def test_precision_choice():
     no_fp16 = ModelDescriptor(arch="a", task="sr", fp16_safe=False, bf16_safe=False)
     assert choose_precision("auto", gpu, no_fp16) == torch.float32
     assert choose_precision("auto", mps, no_fp16) == torch.float32
+
+
+def test_cpu_bf16_is_timed_only_where_the_cpu_has_it(monkeypatch):
+    for native, measured, expected in ((set(), 3.0, False), ({"bf16"}, 3.0, True), ({"bf16"}, 0.09, False)):
+        calls: list[float] = []
+        monkeypatch.setattr(devices, "bf16_speedup", lambda m=measured, calls=calls: calls.append(m) or m)
+        monkeypatch.setattr(devices, "cpu_native_precisions", lambda native=native: native)
+        devices.cpu_bf16_faster.cache_clear()
+        assert devices.cpu_bf16_faster() is expected
+        devices.cpu_bf16_faster()
+        assert len(calls) == (1 if native else 0)  # timed once per process, and never without the flags
+    devices.cpu_bf16_faster.cache_clear()
+
+
+def test_bf16_speedup_measures_this_cpu():
+    # The real probe: a finite ratio; where the CPU lacks native bf16 torch emulates it and it is far below 1.
+    ratio = devices.bf16_speedup()
+    assert 0 < ratio < 100
+    if "bf16" not in devices.cpu_native_precisions():
+        assert ratio < 0.5
+
+
+def test_emulated_precision_on_the_cpu_is_noted(monkeypatch):
+    monkeypatch.setattr(runner_module, "cpu_native_precisions", lambda: set())
+    notes: list[str] = []
+    Runner(TinyCNN().eval(), device="cpu", precision="bf16", log=notes.append)
+    assert any("no native bf16" in n for n in notes)
+    monkeypatch.setattr(runner_module, "cpu_native_precisions", lambda: {"bf16"})
+    notes.clear()
+    Runner(TinyCNN().eval(), device="cpu", precision="bf16", log=notes.append)
+    assert not notes
 
 
 def test_missing_device_is_a_resource_error():

@@ -133,7 +133,8 @@ def test_no_visible_seams_on_a_smooth_gradient(seeded):
     assert d2_tiled <= d2_whole * 1.05 + 1e-4
 
 
-def test_shipped_sr_model_has_no_seams_on_a_flat_gradient():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: what `auto` picks on a CPU with native bf16
+def test_shipped_sr_model_has_no_seams_on_a_flat_gradient(precision):
     """The real thing: windowed attention, i-LN statistics shared from a mosaic of crops, the engine's defaults."""
     from irtool.engine import Runner
     from irtool.models import load
@@ -142,8 +143,8 @@ def test_shipped_sr_model_has_no_seams_on_a_flat_gradient():
     h, w = 96, 128
     yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
     x = torch.stack([xx, yy, (xx + yy) / 2]) * 0.8 + 0.1
-    whole = Runner(model, device="cpu", tile=0).restore(x)
-    runner = Runner(model, device="cpu", tile=64)
+    whole = Runner(model, device="cpu", precision=precision, tile=0).restore(x)
+    runner = Runner(model, device="cpu", precision=precision, tile=64)
     tiled = runner.restore(x)
     assert runner.last_plan.tile_count == 6  # 2 rows x 3 columns of 64 px, each sharing 32 px with a neighbour
     assert (tiled - whole).abs().max() < 0.5 / 255
