@@ -60,7 +60,7 @@ def choose_precision(requested: str, device: torch.device, descriptor: ModelDesc
     GPU: fp16 where the descriptor vouches for its range (3 more mantissa bits than bf16 keep it closer to fp32 at
     the same speed), else bf16. CPU: bf16 only where the CPU computes it natively (AMX or AVX-512 BF16) and a probe
     finds it faster; on other CPUs torch emulates it, 11-13x slower than fp32 for the shipped models. Under autocast
-    the shipped models lose at most 0.006 dB in bf16 (`benchmarks/precision.py`). A request against the
+    the shipped models lose at most 0.008 dB in bf16 (`benchmarks/precision.py`). A request against the
     descriptor's advice is honoured too (the NaN guard still protects the output).
     """
     import torch
