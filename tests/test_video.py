@@ -108,7 +108,7 @@ def _x264_settings(path: Path) -> bytes:
 
 def test_preset_reaches_the_encoder_and_bad_ones_are_refused(tmp_path, capsys):
     clip = tmp_path / "clip.mp4"
-    make_video(clip, frames=4, audio=False)
+    make_video(clip, frames=4, size=(64, 128), audio=False)  # 8 macroblock rows: enough for x264 to slice
     outputs = {p: tmp_path / f"{p}.mp4" for p in ("ultrafast", "medium", "default")}
     for preset, out in outputs.items():
         extra = [] if preset == "default" else ["--preset", preset]
@@ -119,6 +119,8 @@ def test_preset_reaches_the_encoder_and_bad_ones_are_refused(tmp_path, capsys):
     assert b"cabac=0" in settings["ultrafast"] and b"subme=0" in settings["ultrafast"]
     assert b"subme=7" in settings["medium"] and b" ref=3" in settings["medium"]
     assert b"subme=2" in settings["default"] and b" ref=1" in settings["default"]
+    # Frame threads, as the ffmpeg command line gives, not the slices of PyAV's default threading.
+    assert b"sliced_threads=0" in settings["default"]
     code, _, err = run_cli(capsys, str(clip), "-m", "identity", "--preset", "warp", "--overwrite")
     assert code == 2 and "ultrafast" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, str(clip), "-m", "identity", "--codec", "mpeg4", "--preset", "fast", "--overwrite")

@@ -202,6 +202,10 @@ class VideoWriter:
             self.stream = self.container.add_stream(codec, rate=reader.rate)
             self.stream.width, self.stream.height = width, height
             self.stream.pix_fmt = pix_fmt
+            # PyAV's default, slice threads only, makes x264 cut every frame into slices (sliced_threads=1): its
+            # low-latency mode, which scales worse and compresses a little worse. AUTO is the ffmpeg command line's
+            # choice, frame threads.
+            self.stream.thread_type = "AUTO"
             if self.time_base:
                 self.stream.codec_context.time_base = self.time_base
             if reader.rotation and hasattr(self.stream, "set_display_rotation"):
