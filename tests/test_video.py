@@ -127,6 +127,47 @@ def test_preset_reaches_the_encoder_and_bad_ones_are_refused(tmp_path, capsys):
     assert code == 2 and "does not apply to codec mpeg4" in err
 
 
+def _flat_yuv_clip(path: Path, size: tuple[int, int], yuv: tuple[int, int, int]) -> None:
+    """Two frames of one Y'CbCr colour, written as they are: no colour tags in the stream."""
+    w, h = size
+    planes = np.empty((h * 3 // 2, w), np.uint8)
+    planes[:h], planes[h : h + h // 4], planes[h + h // 4 :] = yuv
+    with av.open(str(path), "w") as c:
+        video = c.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.pts = i
+            c.mux(video.encode(frame))
+        c.mux(video.encode())
+
+
+def _first_rgb(path: Path) -> np.ndarray:
+    reader = VideoReader(path)
+    try:
+        return next(item.pixels for item in reader.items() if hasattr(item, "pixels")).astype(int)
+    finally:
+        reader.close()
+
+
+def test_colours_survive_the_round_trip_as_players_show_them(tmp_path, capsys):
+    # Pure red in limited-range Y'CbCr: BT.709 (what players assume for untagged HD) and BT.601 (below 720 lines).
+    hd, sd = tmp_path / "hd.mp4", tmp_path / "sd.mp4"
+    _flat_yuv_clip(hd, (1280, 720), (63, 102, 240))
+    _flat_yuv_clip(sd, (64, 48), (81, 90, 240))
+    for clip in (hd, sd):
+        assert np.abs(_first_rgb(clip)[8:-8, 8:-8] - [255, 0, 0]).max() <= 4, clip.name
+    # The output is BT.709 and says so, whatever the input was: a player shows the red it was given.
+    out = tmp_path / "out.mp4"
+    assert run_cli(capsys, str(sd), "-m", "identity", "-o", str(out))[0] == 0
+    with av.open(str(out)) as c:
+        context = c.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
+        luma = next(c.decode(video=0)).to_ndarray(format="yuv420p")[:48]
+    assert abs(int(np.median(luma)) - 63) <= 2  # BT.709's luma for red (BT.601's would be 81)
+    assert np.abs(_first_rgb(out)[8:-8, 8:-8] - [255, 0, 0]).max() <= 4
+
+
 def test_audio_a_container_cannot_hold_fails_with_advice(tmp_path, capsys):
     clip = tmp_path / "clip.mp4"
     make_video(clip, frames=4)

@@ -147,14 +147,34 @@ class VideoReader:
                         if self._first_frame:
                             self._first_frame = False
                             self.rotation = int(getattr(frame, "rotation", 0) or 0)  # degrees, counter-clockwise
-                        yield Frame(frame.to_ndarray(format=self.rgb_format), frame.pts)
+                        yield Frame(self._rgb(frame), frame.pts)
                 elif packet.dts is not None:  # skip the empty packets that only flush a decoder
                     yield packet
         except av_errors() as exc:
             raise InputError(f"cannot decode video '{self.path}': {_reason(exc)}") from None
 
+    def _rgb(self, frame: Any) -> np.ndarray:
+        # A frame without a colour matrix tag is read as players read it: BT.709 from 720 lines up, BT.601 below
+        # (swscale alone would take BT.601 at any size, shifting the colours of untagged HD video).
+        untagged = getattr(frame, "colorspace", None) == _UNSPECIFIED
+        guess = "itu709" if untagged and frame.height >= 720 else None
+        return frame.to_ndarray(format=self.rgb_format, src_colorspace=guess)
+
     def close(self) -> None:
         self.container.close()
+
+
+_UNSPECIFIED = 2  # FFmpeg's AVCOL_SPC_UNSPECIFIED
+_BT709 = 1  # AVCOL_SPC_BT709, AVCOL_PRI_BT709, AVCOL_TRC_BT709 and AVCOL_RANGE_MPEG (limited range) alike
+
+
+def _tag_bt709(context: Any) -> bool:
+    """Tag an encoder's output as BT.709, limited range; False where this PyAV cannot set the tags."""
+    try:
+        context.colorspace = context.color_primaries = context.color_trc = context.color_range = _BT709
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _even_for(pix_fmt: str, width: int, height: int) -> tuple[int, int]:
@@ -206,6 +226,9 @@ class VideoWriter:
             # low-latency mode, which scales worse and compresses a little worse. AUTO is the ffmpeg command line's
             # choice, frame threads.
             self.stream.thread_type = "AUTO"
+            # YUV output is converted with the BT.709 matrix and tagged so: what players assume for HD and larger
+            # frames, which an SR model's output usually is. Untagged BT.601, swscale's default, shifted colours.
+            self.yuv_bt709 = pix_fmt.startswith("yuv") and _tag_bt709(self.stream.codec_context)
             if self.time_base:
                 self.stream.codec_context.time_base = self.time_base
             if reader.rotation and hasattr(self.stream, "set_display_rotation"):
@@ -248,6 +271,8 @@ class VideoWriter:
         av = _av()
         pixels = pixels[: self.height, : self.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=self.rgb_format)
+        if self.yuv_bt709:
+            frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace="itu709")
         frame.pts = self._next_pts if pts is None else pts
         self._next_pts = frame.pts + self._ticks_per_frame
         if self.time_base:
