@@ -127,14 +127,17 @@ def test_preset_reaches_the_encoder_and_bad_ones_are_refused(tmp_path, capsys):
     assert code == 2 and "does not apply to codec mpeg4" in err
 
 
-def _flat_yuv_clip(path: Path, size: tuple[int, int], yuv: tuple[int, int, int]) -> None:
-    """Two frames of one Y'CbCr colour, written as they are: no colour tags in the stream."""
+def _flat_yuv_clip(path: Path, size: tuple[int, int], yuv: tuple[int, int, int], tags: tuple = ()) -> None:
+    """Two frames of one Y'CbCr colour, written as they are; colour tags (matrix, primaries, transfer) if given."""
     w, h = size
     planes = np.empty((h * 3 // 2, w), np.uint8)
     planes[:h], planes[h : h + h // 4], planes[h + h // 4 :] = yuv
     with av.open(str(path), "w") as c:
         video = c.add_stream("libx264", rate=24)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        if tags:
+            context = video.codec_context
+            context.colorspace, context.color_primaries, context.color_trc = tags
         for i in range(2):
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
             frame.pts = i
@@ -166,6 +169,16 @@ def test_colours_survive_the_round_trip_as_players_show_them(tmp_path, capsys):
         luma = next(c.decode(video=0)).to_ndarray(format="yuv420p")[:48]
     assert abs(int(np.median(luma)) - 63) <= 2  # BT.709's luma for red (BT.601's would be 81)
     assert np.abs(_first_rgb(out)[8:-8, 8:-8] - [255, 0, 0]).max() <= 4
+    # A wide-gamut HDR source (BT.2020, HLG, as phones record) keeps its description: its code values mean nothing
+    # under BT.709's.
+    hlg = tmp_path / "hlg.mp4"
+    _flat_yuv_clip(hlg, (64, 48), (120, 100, 160), tags=(9, 9, 18))
+    assert run_cli(capsys, str(hlg), "-m", "identity", "-o", str(out), "--overwrite")[0] == 0
+    with av.open(str(out)) as c:
+        context = c.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc) == (9, 9, 18)
+        luma = next(c.decode(video=0)).to_ndarray(format="yuv420p")[:48]
+    assert abs(int(np.median(luma)) - 120) <= 2  # the same matrix both ways: the code values come back
 
 
 def test_audio_a_container_cannot_hold_fails_with_advice(tmp_path, capsys):

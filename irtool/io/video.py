@@ -164,14 +164,26 @@ class VideoReader:
         self.container.close()
 
 
-_UNSPECIFIED = 2  # FFmpeg's AVCOL_SPC_UNSPECIFIED
+_UNSPECIFIED = 2  # FFmpeg's AVCOL_*_UNSPECIFIED
 _BT709 = 1  # AVCOL_SPC_BT709, AVCOL_PRI_BT709, AVCOL_TRC_BT709 and AVCOL_RANGE_MPEG (limited range) alike
+_BT2020_PRIMARIES, _PQ, _HLG = 9, 16, 18
 
 
-def _tag_bt709(context: Any) -> bool:
-    """Tag an encoder's output as BT.709, limited range; False where this PyAV cannot set the tags."""
+def _colour_tags(source: Any) -> tuple[int, int, int]:
+    """(matrix, primaries, transfer) for the output: BT.709, the HD/UHD standard players assume, unless the source
+    is wide-gamut or HDR (an HLG phone clip, a PQ film), whose code values only mean something under their own tags."""
+    primaries, trc = getattr(source, "color_primaries", None), getattr(source, "color_trc", None)
+    if primaries == _BT2020_PRIMARIES or trc in (_PQ, _HLG):
+        matrix = source.colorspace if source.colorspace != _UNSPECIFIED else 9  # BT.2020 non-constant luminance
+        return min(matrix, 9), primaries, trc  # swscale knows BT.2020's matrix as 9 for both luminance kinds
+    return _BT709, _BT709, _BT709
+
+
+def _tag_colours(context: Any, tags: tuple[int, int, int]) -> bool:
+    """Tag an encoder's output (limited range); False where this PyAV cannot set the tags."""
     try:
-        context.colorspace = context.color_primaries = context.color_trc = context.color_range = _BT709
+        context.colorspace, context.color_primaries, context.color_trc = tags
+        context.color_range = 1  # AVCOL_RANGE_MPEG: swscale's YUV is limited range
     except (AttributeError, TypeError, ValueError):
         return False
     return True
@@ -226,9 +238,11 @@ class VideoWriter:
             # low-latency mode, which scales worse and compresses a little worse. AUTO is the ffmpeg command line's
             # choice, frame threads.
             self.stream.thread_type = "AUTO"
-            # YUV output is converted with the BT.709 matrix and tagged so: what players assume for HD and larger
-            # frames, which an SR model's output usually is. Untagged BT.601, swscale's default, shifted colours.
-            self.yuv_bt709 = pix_fmt.startswith("yuv") and _tag_bt709(self.stream.codec_context)
+            # YUV output is converted with the matrix it is tagged with (untagged BT.601, swscale's default, showed
+            # shifted colours in players, which take HD and 4K as BT.709).
+            tags = _colour_tags(reader.video.codec_context)
+            tagged = pix_fmt.startswith("yuv") and _tag_colours(self.stream.codec_context, tags)
+            self.matrix = tags[0] if tagged else None
             if self.time_base:
                 self.stream.codec_context.time_base = self.time_base
             if reader.rotation and hasattr(self.stream, "set_display_rotation"):
@@ -271,8 +285,8 @@ class VideoWriter:
         av = _av()
         pixels = pixels[: self.height, : self.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=self.rgb_format)
-        if self.yuv_bt709:
-            frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace="itu709")
+        if self.matrix is not None:
+            frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace=self.matrix)
         frame.pts = self._next_pts if pts is None else pts
         self._next_pts = frame.pts + self._ticks_per_frame
         if self.time_base:
