@@ -181,6 +181,26 @@ def test_colours_survive_the_round_trip_as_players_show_them(tmp_path, capsys):
     assert abs(int(np.median(luma)) - 120) <= 2  # the same matrix both ways: the code values come back
 
 
+def test_a_10_bit_source_gets_a_10_bit_output(tmp_path, capsys):
+    clip, out = tmp_path / "deep.mkv", tmp_path / "out.mkv"
+    ramp = (np.linspace(0, 65535, 64)[None, :, None] * np.ones((48, 1, 3))).astype(np.uint16)
+    with av.open(str(clip), "w") as c:
+        video = c.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p10le"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(ramp, format="rgb48le")
+            frame.pts = i
+            c.mux(video.encode(frame))
+        c.mux(video.encode())
+    assert run_cli(capsys, str(clip), "-m", "identity", "-o", str(out))[0] == 0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p10le"
+    # --pix-fmt still decides.
+    assert run_cli(capsys, str(clip), "-m", "identity", "-o", str(out), "--pix-fmt", "yuv420p", "--overwrite")[0] == 0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
 def test_audio_a_container_cannot_hold_fails_with_advice(tmp_path, capsys):
     clip = tmp_path / "clip.mp4"
     make_video(clip, frames=4)

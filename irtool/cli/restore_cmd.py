@@ -190,7 +190,12 @@ def restore_command(
         show_default=False,
     ),
     pix_fmt: str | None = typer.Option(
-        None, "--pix-fmt", help="Output pixel format (default yuv420p).", rich_help_panel=_VIDEO, show_default=False
+        None,
+        "--pix-fmt",
+        help="Output pixel format (default yuv420p; yuv420p10le for a source of more than 8 bits where the codec "
+        "has it).",
+        rich_help_panel=_VIDEO,
+        show_default=False,
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout.", rich_help_panel=_OUT),
     quiet: bool = typer.Option(

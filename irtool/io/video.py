@@ -32,6 +32,7 @@ DEFAULT_CODECS = {".webm": "libvpx-vp9"}
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18
 DEFAULT_PIX_FMT = "yuv420p"
+DEEP_PIX_FMT = "yuv420p10le"  # the default for sources of more than 8 bits
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libsvtav1", "libaom-av1"}
 # Speed presets, per encoder: x264/x265 by name, SVT-AV1 by number (0 slowest .. 13), NVENC p1 (fastest) .. p7.
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -217,7 +218,7 @@ class VideoWriter:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         codec = codec or DEFAULT_CODECS.get(suffix, DEFAULT_CODEC)
-        pix_fmt = pix_fmt or DEFAULT_PIX_FMT
+        pix_fmt = pix_fmt or _default_pix_fmt(av, codec, reader.deep)
         _check_encoder(av, codec, pix_fmt)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Subsampled chroma needs even sides (4:2:0 both, 4:2:2 the width): an odd one loses its last pixel row or
@@ -355,6 +356,14 @@ def _check_preset(codec: str, preset: str) -> str:
     if preset not in known:
         raise UsageError(f"--preset {preset}: {codec} takes {', '.join(known)}")
     return preset
+
+
+def _default_pix_fmt(av: Any, codec: str, deep: bool) -> str:
+    """yuv420p, or its 10-bit form for a source deeper than 8 bits where the encoder has it: nothing is lost."""
+    with contextlib.suppress(Exception):  # an unknown codec is _check_encoder's to name
+        if deep and DEEP_PIX_FMT in [f.name for f in av.codec.Codec(codec, "w").video_formats or ()]:
+            return DEEP_PIX_FMT
+    return DEFAULT_PIX_FMT
 
 
 def _check_encoder(av: Any, codec: str, pix_fmt: str) -> None:
