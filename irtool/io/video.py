@@ -167,16 +167,17 @@ class VideoReader:
 
 _UNSPECIFIED = 2  # FFmpeg's AVCOL_*_UNSPECIFIED
 _BT709 = 1  # AVCOL_SPC_BT709, AVCOL_PRI_BT709, AVCOL_TRC_BT709 and AVCOL_RANGE_MPEG (limited range) alike
-_BT2020_PRIMARIES, _PQ, _HLG = 9, 16, 18
+_BT2020, _PQ, _HLG = 9, 16, 18  # BT.2020 primaries and its non-constant-luminance matrix share the number
+_SWS_MATRICES = {1, 4, 5, 6, 7, 9}  # the matrices swscale converts with: BT.709, FCC, BT.601 (x2), SMPTE 240M, BT.2020
 
 
 def _colour_tags(source: Any) -> tuple[int, int, int]:
     """(matrix, primaries, transfer) for the output: BT.709, the HD/UHD standard players assume, unless the source
     is wide-gamut or HDR (an HLG phone clip, a PQ film), whose code values only mean something under their own tags."""
     primaries, trc = getattr(source, "color_primaries", None), getattr(source, "color_trc", None)
-    if primaries == _BT2020_PRIMARIES or trc in (_PQ, _HLG):
-        matrix = source.colorspace if source.colorspace != _UNSPECIFIED else 9  # BT.2020 non-constant luminance
-        return min(matrix, 9), primaries, trc  # swscale knows BT.2020's matrix as 9 for both luminance kinds
+    if primaries == _BT2020 or trc in (_PQ, _HLG):
+        matrix = source.colorspace if source.colorspace in _SWS_MATRICES else _BT2020
+        return matrix, primaries, trc
     return _BT709, _BT709, _BT709
 
 
