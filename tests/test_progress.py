@@ -91,7 +91,8 @@ def test_restore_in_a_log_prints_tile_progress_and_a_line_per_file(tmp_path, cap
     for i in range(2):
         write_image(folder / f"img{i}.png", np.full((40, 40, 3), 60 * i, np.uint8))
     (folder / "broken.png").write_bytes(b"not a png")
-    code, _, err = _cli(capsys, "restore", str(folder), "-m", "bicubic", "-t", "16", "-o", str(tmp_path / "out"))
+    out = str(tmp_path / "out")
+    code, _, err = _cli(capsys, "restore", str(folder), "-m", "bicubic", "-t", "16", "-o", out, "--workers", "1")
     assert code == 1, err
     assert not ANSI.search(err) and "Traceback" not in err
     tiles = re.findall(r"\[(\d)/3\] img0\.png: tile (\d+)/(\d+)", err)
@@ -101,6 +102,10 @@ def test_restore_in_a_log_prints_tile_progress_and_a_line_per_file(tmp_path, cap
     assert tiles[-1][1] == tiles[-1][2]  # ... and reached
     assert re.search(r"\[2/3\] img0\.png: done in \d+ s", err)
     assert re.search(r"\[1/3\] broken\.png: failed: .*broken\.png", err)
+    # Images side by side (the CPU default for a batch): no tile counts, which would interleave, but a line per file.
+    code, _, err = _cli(capsys, "restore", str(folder), "-m", "bicubic", "-t", "16", "-o", out, "--overwrite")
+    assert code == 1 and not re.search(r"png: tile", err), err
+    assert re.search(r"\[2/3\] img0\.png: done in \d+ s", err) and re.search(r"\[3/3\] img1\.png: done", err)
 
 
 def test_interrupted_line_counts_done_in_progress_and_not_started():

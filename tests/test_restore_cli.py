@@ -192,7 +192,7 @@ def test_bad_options_are_usage_errors(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_ctrl_c_exits_130_and_leaves_no_partial_files(tmp_path):
-    _images(tmp_path / "in", count=40, size=(96, 96))
+    _images(tmp_path / "in", count=40, size=(96, 96))  # a batch on the CPU: two images side by side
     proc = subprocess.Popen(
         [sys.executable, "-m", "irtool", "restore", str(tmp_path / "in"), "-m", "bicubic", "-o", str(tmp_path / "out")],
         stdout=subprocess.PIPE,
@@ -283,12 +283,17 @@ def test_out_of_memory_at_the_smallest_tile_still_summarises_and_exits_4(tmp_pat
     _images(folder, count=1)  # img0: 12 x 10, fits
     write_image(folder / "img1.png", np.zeros((100, 100, 3), np.uint8))  # fails even in 32 px tiles
     write_image(folder / "img2.png", np.zeros((8, 8, 3), np.uint8))  # never reached
-    code, out, err = run_cli(capsys, str(folder), "--json")
+    code, out, err = run_cli(capsys, str(folder), "--json", "--workers", "1")
     assert code == 4 and "out of memory" in err and "Traceback" not in err
     items = {Path(i["source"]).name: i for i in json.loads(out)["items"]}
     assert [items[n]["status"] for n in ("img0.png", "img1.png", "img2.png")] == ["done", "failed", "failed"]
     assert items["img2.png"]["error"].startswith("not run:")
     assert (folder / "restored" / "img0.png").is_file() and not (folder / "restored" / "img2.png").exists()
+    # Two images side by side: the batch stops the same way; an image already under way may still finish.
+    code, out, err = run_cli(capsys, str(folder), "--json", "--workers", "2", "--overwrite")
+    assert code == 4 and "out of memory" in err and "Traceback" not in err
+    items = {Path(i["source"]).name: i for i in json.loads(out)["items"]}
+    assert items["img1.png"]["status"] == "failed" and items["img0.png"]["status"] == "done"
 
 
 def test_tta_runs_the_self_ensemble_and_says_so(tmp_path, capsys):

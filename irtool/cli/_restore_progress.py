@@ -39,6 +39,8 @@ class RestoreProgress:
         position = self._position.get(id(job))
         with self._lock:
             self._started.add(position or 0)
+        if job.kind == "image" and units is None:  # images side by side: the files bar counts them, no tile bar
+            return
         unit = "frame" if job.kind == "video" else "tile"
         self.bar.start_item(job.source.name, units, unit=unit, position=position)
 

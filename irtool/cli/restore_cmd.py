@@ -162,6 +162,15 @@ def restore_command(
         rich_help_panel=_PERF,
         show_default=False,
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Images restored side by side, each with its share of the threads (default: 2 for a batch of images on "
+        "the CPU, else 1; 1 keeps memory lowest).",
+        rich_help_panel=_PERF,
+        show_default=False,
+    ),
     compile_model: bool = typer.Option(
         False, "--compile", help="torch.compile the model (pays off on long GPU runs).", rich_help_panel=_PERF
     ),
@@ -258,6 +267,7 @@ def restore_command(
                 video=VideoOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset),
                 read=ReadOptions(max_pixels=max_pixels),
                 reporter=reporter,
+                workers=workers,
             )
         except BatchStopped as exc:  # out of memory at the smallest tile: summarise what was done, then exit 4
             stopped, outcomes = exc, exc.outcomes

@@ -160,6 +160,10 @@ class ImageRunner:
             "oom_retries": self.oom_retries,
         }
 
+    def replicate(self) -> ImageRunner:
+        """A runner of its own with the same settings, for images restored side by side (`--workers`)."""
+        raise UsageError(f"--workers: {self.runtime} restores one image at a time (it spreads one over the cores)")
+
     # -------------------------------------------------------------------------------------------------- hooks
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """(B, C, h, w) float32 -> (B, C_out, h*s, w*s) float32, both on the host."""

@@ -2,8 +2,9 @@
 
     reader thread  --(decoded image)-->  model (this thread)  --(restored pixels)-->  writer thread
 
-Queues hold one item each, so at most three images are alive at once whatever the batch size. Videos take the
-same shape per frame (`restore_video`): a demux/decode thread, the model, an encode/mux thread.
+Queues hold one item each, so at most three images are alive at once whatever the batch size (one more per extra
+model worker: on the CPU two images are restored side by side, see `irtool.engine.workers`). Videos take the same
+shape per frame (`restore_video`): a demux/decode thread, the model, an encode/mux thread.
 
 A job that fails (unreadable file, a model error on that image, a full disk) is recorded and the batch goes on;
 running out of memory at the smallest tile stops the batch, as every later job would fail too: `BatchStopped`
@@ -25,6 +26,7 @@ from irtool.engine import paged
 from irtool.engine.devices import trim_host_memory
 from irtool.engine.jobs import Job
 from irtool.engine.pixels import restore_pixels
+from irtool.engine.workers import in_parallel, side_by_side
 from irtool.errors import IrtoolError, ResourceError
 from irtool.io.headers import MAX_PIXELS
 
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
     from irtool.engine.base import ImageRunner
 
 _END = object()  # end of a stream of queue items
+
+
+class _Cancelled(Exception):
+    """Raised between tiles once the batch is stopped (Ctrl-C), so a worker thread lets go of its image."""
 
 
 @dataclass
@@ -95,14 +101,20 @@ def run_jobs(
     video: VideoOptions | None = None,
     reporter: Reporter | None = None,
     read: ReadOptions | None = None,
+    workers: int | None = None,
 ) -> list[Outcome]:
-    """Run every job; the outcomes come back in job order."""
+    """Run every job; the outcomes come back in job order.
+
+    `workers` images are restored side by side, each on its own copy of the model with its share of torch's CPU
+    threads (None: `side_by_side`). Progress then counts images, not tiles.
+    """
     from irtool.io.images import read_image, write_image
 
     write = write or WriteOptions()
     read = read or ReadOptions()
     video = video or VideoOptions()
     reporter = reporter or Reporter()
+    workers = side_by_side(jobs, runner) if workers is None else workers
     outcomes: dict[int, Outcome] = {}
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(maxsize=1)
@@ -145,40 +157,61 @@ def run_jobs(
             else:
                 record(i, Outcome(str(job.source), str(job.output), "done", time.perf_counter() - started))
 
+    def tile_done(n: int) -> None:  # side by side: no tile progress, but a stop is heard between tiles
+        if stop.is_set():
+            raise _Cancelled
+
+    def restore_next(worker: ImageRunner, tiles: bool) -> bool:
+        """Take the next decoded job and run it on `worker` (the runner or a replica of it); False at the end of the
+        batch or when it must stop. `tiles`: report tile progress (one image at a time only)."""
+        nonlocal stopped
+        item = _get(decoded, stop)
+        if item is _END or item is None:
+            if item is _END:
+                _put(decoded, _END, stop)  # for the other workers
+            return False
+        i, job, payload, started = item
+        if job.skip:
+            record(i, Outcome(str(job.source), str(job.output), "skipped"))
+        elif job.error is not None:
+            record(i, Outcome(str(job.source), None, "failed", error=job.error))
+        elif job.kind == "video":
+            record(i, restore_video(job, worker, video, reporter))
+        elif isinstance(payload, Exception):
+            record(i, _failed(job, payload, started))
+        else:
+            try:
+                pixels = restore_pixels(
+                    worker,
+                    payload.pixels,
+                    on_tiles=reporter.advanced if tiles else tile_done,
+                    on_total=lambda units, job=job: reporter.started(job, units if tiles else None),
+                )
+            except _Cancelled:  # Ctrl-C: the image is dropped, as in progress
+                return False
+            except ResourceError as exc:  # every later image would fail the same way
+                record(i, _failed(job, exc, started))
+                stopped = stopped or exc
+                return False
+            except Exception as exc:
+                record(i, _failed(job, exc, started))
+                return True
+            metadata = (payload.exif, payload.icc)
+            del item, payload  # the input pixels are not needed while the output is written
+            trim_host_memory()  # the tiles' freed heap, before the encoder needs memory of its own
+            _put(restored, (i, job, pixels, metadata, started), stop)
+        return stopped is None
+
     reader = threading.Thread(target=read_ahead, name="irtool-read", daemon=True)
     writer = threading.Thread(target=write_behind, name="irtool-write", daemon=True)
     reader.start()
     writer.start()
     try:
-        while (item := _get(decoded, stop)) is not _END and item is not None:
-            i, job, payload, started = item
-            if job.skip:
-                record(i, Outcome(str(job.source), str(job.output), "skipped"))
-            elif job.error is not None:
-                record(i, Outcome(str(job.source), None, "failed", error=job.error))
-            elif job.kind == "video":
-                record(i, restore_video(job, runner, video, reporter))
-            elif isinstance(payload, Exception):
-                record(i, _failed(job, payload, started))
-            else:
-                try:
-                    pixels = restore_pixels(
-                        runner,
-                        payload.pixels,
-                        on_tiles=reporter.advanced,
-                        on_total=lambda units, job=job: reporter.started(job, units),
-                    )
-                except ResourceError as exc:  # every later image would fail the same way
-                    record(i, _failed(job, exc, started))
-                    stopped = exc
-                    break
-                except Exception as exc:
-                    record(i, _failed(job, exc, started))
-                    continue
-                metadata = (payload.exif, payload.icc)
-                del item, payload  # the input pixels are not needed while the output is written
-                trim_host_memory()  # the tiles' freed heap, before the encoder needs memory of its own
-                _put(restored, (i, job, pixels, metadata, started), stop)
+        if workers > 1:
+            in_parallel(runner, workers, restore_next, stop)
+        else:
+            while restore_next(runner, tiles=True):
+                pass
         _put(restored, _END, stop)
         writer.join()  # results restored before a stop are still written
     except BaseException:

@@ -80,9 +80,28 @@ class Runner(ImageRunner):
         model = model.eval().to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        self.compiled = compile
         if compile:
             model = torch.compile(model)
         self.model = model
+
+    def replicate(self) -> Runner:
+        """A runner of its own, on a copy of the model, with the same settings: for images restored side by side."""
+        import copy
+
+        twin = Runner(
+            copy.deepcopy(self.model),
+            device=str(self.device),
+            precision=self.precision,
+            tile=self.tile,
+            overlap=self.overlap,
+            tile_batch=self.tile_batch,
+            tta=self.tta,
+            log=self.log,
+            channels_last=self.channels_last,
+        )
+        twin._told = self._told  # a note logged once for the batch, not once per replica
+        return twin
 
     def restore_uint8(self, frames: np.ndarray) -> np.ndarray | None:
         """(B, H, W, C) uint8 frames -> (B, H*s, W*s, C_out) uint8, whole frames in one pass on the device.
