@@ -19,10 +19,15 @@ def side_by_side(jobs: list[Job], runner: ImageRunner) -> int:
     GPU (one image fills it), nor for ONNX Runtime (it threads itself), compiled models or videos (frame by frame).
     Two, not more: each image in flight holds its input and output in memory.
     """
-    if runner.runtime != "torch" or str(runner.device) != "cpu" or getattr(runner, "compiled", False):
-        return 1
     runnable = [job for job in jobs if job.runnable]
-    if len(runnable) < 2 or any(job.kind == "video" for job in runnable):
+    if any(job.kind == "video" for job in runnable):
+        return 1
+    return images_at_once(runner, len(runnable))
+
+
+def images_at_once(runner: ImageRunner, images: int) -> int:
+    """`side_by_side`'s rule for `images` still images (also `irtool eval`'s)."""
+    if runner.runtime != "torch" or str(runner.device) != "cpu" or getattr(runner, "compiled", False) or images < 2:
         return 1
     import torch
 

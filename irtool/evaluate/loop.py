@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from irtool.engine.workers import images_at_once, in_parallel
 from irtool.errors import InputError, UsageError
 from irtool.evaluate.protocols import Degradation, GrayConvention, Protocol, _luma_plane, get_protocol, score, to_uint8
 from irtool.evaluate.report import ImageScore, Progress, Report, mean, run_info
@@ -96,24 +98,44 @@ def evaluate(
 
     handed_back = _TrainingState.of(model)  # before the runner puts it in eval mode
     try:
+        built = runner is None
         if runner is None:
             runner = _build_runner(
                 model, scale=scale, device=device, precision=precision, tile=tile, tta=self_ensemble, log=log
             )
         in_channels = runner.descriptor.in_channels
-        scores: list[ImageScore] = []
-        start = time.perf_counter()
-        for index, sample in enumerate(samples):
+        done: dict[int, ImageScore] = {}
+        pending = enumerate(samples)
+        lock, stop = threading.Lock(), threading.Event()
+
+        def score_next(worker: ImageRunner, _tiles: bool) -> bool:
+            """Make, restore and score the next image on `worker`; False when there is none (or on a stop)."""
+            with lock:  # the samples are read from disk one at a time
+                index, sample = next(pending, (None, None))
+            if index is None or stop.is_set():
+                return False
             if degradation == "real":
                 x, target, params = _real_input(sample, index, scale=scale, seed=seed, in_channels=in_channels)
             else:
                 x, target = _model_input(sample, proto, scale=scale, sigma=sigma, in_channels=in_channels)
                 params = None
-            pred = to_uint8(runner.restore(np.ascontiguousarray(x.transpose(2, 0, 1))), proto)
+            pred = to_uint8(worker.restore(np.ascontiguousarray(x.transpose(2, 0, 1))), proto)
             p, s = score(pred, target, proto, scale=scale)
-            scores.append(ImageScore(sample.name, p, s, params))
-            if progress is not None:
-                progress(len(scores), total, scores[-1])
+            with lock:
+                done[index] = ImageScore(sample.name, p, s, params)
+                if progress is not None:
+                    progress(len(done), total, done[index])
+            return True
+
+        start = time.perf_counter()
+        # Two images side by side on the CPU (irtool.engine.workers), but never the model being trained.
+        workers = images_at_once(runner, total) if built and handed_back.module is None else 1
+        if workers > 1:
+            in_parallel(runner, workers, score_next, stop)
+        else:
+            while score_next(runner, True):
+                pass
+        scores = [done[i] for i in sorted(done)]
     finally:
         handed_back.restore()
     if not scores:

@@ -62,3 +62,35 @@ def test_a_runtime_that_cannot_replicate_says_so():
     runner.runtime = "onnxruntime"
     with pytest.raises(UsageError, match="--workers"):
         runner.replicate()
+
+
+def test_eval_scores_two_images_at_a_time_in_order(monkeypatch, seeded):
+    import irtool.evaluate.loop as loop
+    from irtool import models
+    from irtool.evaluate import evaluate
+
+    rng = np.random.default_rng(1)
+    images = [(rng.random((32 + 8 * i, 40, 3)) * 255).astype(np.uint8) for i in range(5)]
+    calls: list[int] = []
+    real = loop.in_parallel
+    monkeypatch.setattr(loop, "in_parallel", lambda *a: calls.append(a[1]) or real(*a))
+    seen: list[int] = []
+    two = evaluate(models.load("sr-x2"), images, "sr", scale=2, progress=lambda n, total, s: seen.append(n))
+    assert calls == ([2] if torch.get_num_threads() > 1 else []) and seen == [1, 2, 3, 4, 5]
+    monkeypatch.setattr(loop, "images_at_once", lambda runner, count: 1)
+    one = evaluate(models.load("sr-x2"), images, "sr", scale=2)
+    # The same images in the same order; a model thread count apart, sums may round differently (1e-5 dB).
+    assert [s.name for s in two.per_image] == [s.name for s in one.per_image]
+    for a, b in zip(two.per_image, one.per_image, strict=True):
+        assert abs(a.psnr - b.psnr) < 1e-3
+
+
+def test_eval_runs_the_model_being_trained_one_image_at_a_time(monkeypatch):
+    import irtool.evaluate.loop as loop
+    from irtool.evaluate import evaluate
+
+    monkeypatch.setattr(loop, "in_parallel", lambda *a: pytest.fail("the training model was replicated"))
+    model = TinyILN().train()
+    images = [np.full((16, 16, 3), 100 + i, np.uint8) for i in range(3)]
+    evaluate(model, images, "denoise", sigma=0)
+    assert model.training
