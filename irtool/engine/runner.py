@@ -89,6 +89,8 @@ class Runner(ImageRunner):
         """A runner of its own, on a copy of the model, with the same settings: for images restored side by side."""
         import copy
 
+        if self.compiled:  # a compiled graph is not copied; each replica would compile its own, for minutes
+            raise UsageError("--workers: a compiled model restores one image at a time")
         twin = Runner(
             copy.deepcopy(self.model),
             device=str(self.device),

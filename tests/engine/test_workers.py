@@ -52,6 +52,8 @@ def test_side_by_side_only_for_image_batches_on_the_cpu(tmp_path):
     compiled = Runner(model, device="cpu")
     compiled.compiled = True
     assert side_by_side(jobs, compiled) == 1
+    with pytest.raises(UsageError, match="compiled"):
+        compiled.replicate()
 
 
 def test_a_runtime_that_cannot_replicate_says_so():
