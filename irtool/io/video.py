@@ -219,8 +219,7 @@ class VideoWriter:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         codec = codec or DEFAULT_CODECS.get(suffix, DEFAULT_CODEC)
-        pix_fmt = pix_fmt or _default_pix_fmt(av, codec, reader.deep)
-        _check_encoder(av, codec, pix_fmt)
+        pix_fmt = _check_encoder(av, codec, pix_fmt, deep=reader.deep)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Subsampled chroma needs even sides (4:2:0 both, 4:2:2 the width): an odd one loses its last pixel row or
         # column, as ffmpeg users do with scale=trunc(iw/2)*2; the encoder would refuse the frame otherwise.
@@ -359,15 +358,9 @@ def _check_preset(codec: str, preset: str) -> str:
     return preset
 
 
-def _default_pix_fmt(av: Any, codec: str, deep: bool) -> str:
-    """yuv420p, or its 10-bit form for a source deeper than 8 bits where the encoder has it: nothing is lost."""
-    with contextlib.suppress(Exception):  # an unknown codec is _check_encoder's to name
-        if deep and DEEP_PIX_FMT in [f.name for f in av.codec.Codec(codec, "w").video_formats or ()]:
-            return DEEP_PIX_FMT
-    return DEFAULT_PIX_FMT
-
-
-def _check_encoder(av: Any, codec: str, pix_fmt: str) -> None:
+def _check_encoder(av: Any, codec: str, pix_fmt: str | None, *, deep: bool) -> str:
+    """The pixel format to encode with, checked against the encoder. None picks the default: yuv420p, or its 10-bit
+    form for a source deeper than 8 bits where the encoder has it (nothing is lost)."""
     try:
         found = av.codec.Codec(codec, "w")
     except Exception:
@@ -375,8 +368,11 @@ def _check_encoder(av: Any, codec: str, pix_fmt: str) -> None:
     if found.type != "video":
         raise UsageError(f"--codec {codec}: not a video encoder")
     formats = [f.name for f in found.video_formats or ()]
+    if pix_fmt is None:
+        pix_fmt = DEEP_PIX_FMT if deep and DEEP_PIX_FMT in formats else DEFAULT_PIX_FMT
     if formats and pix_fmt not in formats:
         raise UsageError(f"--pix-fmt {pix_fmt}: {codec} takes {', '.join(formats)}")
+    return pix_fmt
 
 
 def _copy_tags(source: dict[str, str], target: dict[str, str]) -> None:
